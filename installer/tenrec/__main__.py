@@ -1,0 +1,3 @@
+from tenrec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""The tenrec command: check, inventory, deploy, secrets, lab."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tenrec import __version__
+from tenrec.config import ConfigError, Deployment, load_config
+from tenrec.exitcodes import Exit
+from tenrec.inventory import write_inventory
+from tenrec.lab.host import LabHostError
+from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
+from tenrec.lab.topology import TOPOLOGIES, LabSpec
+from tenrec.nodecheck import check_nodes, nodes_table
+from tenrec.paths import StateDir
+from tenrec.runner import print_summary, run_playbook
+from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
+
+# Logs and CI are no terminal; tables there still get room to be read.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+console = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class NoConfig(Exception):
+    pass
+
+
+def resolve_config(given: str | None) -> Path:
+    """--config, else $TENREC_CONFIG, else ./tenrec.yml, else the default lab's config."""
+    if given:
+        return Path(given)
+    if os.environ.get("TENREC_CONFIG"):
+        return Path(os.environ["TENREC_CONFIG"])
+    if Path("tenrec.yml").exists():
+        return Path("tenrec.yml")
+    lab_config = LabPaths.named(DEFAULT_LAB).config
+    if lab_config.exists():
+        return lab_config
+    raise NoConfig(
+        "no deployment config: pass --config FILE (samples in inventory/), set TENREC_CONFIG, or run `tenrec lab up`"
+    )
+
+
+def report_problems(error: ConfigError) -> int:
+    err.print(f"[bold red]{error.source}: {len(error.problems)} problem(s); nothing was touched[/]")
+    for problem in error.problems:
+        err.print(problem.render(), markup=False)
+    return Exit.INVALID_CONFIG
+
+
+def load(path: Path) -> Deployment:
+    return load_config(path)
+
+
+def config_table(config: Deployment, path: Path) -> Table:
+    table = Table(title=f"{path}: deployment '{config.name}', release {config.release}")
+    for column in ("node", "address", "roles", "tunnel", "storage"):
+        table.add_column(column)
+    for node in config.nodes:
+        table.add_row(
+            node.name,
+            node.address,
+            ", ".join(node.roles),
+            node.tunnel_address or "(management)",
+            node.storage_address or "(management)",
+        )
+    table.caption = (
+        f"public endpoint {config.endpoint}; optional services on: {', '.join(config.enabled_services()) or 'none'}"
+    )
+    return table
+
+
+def prepare(config: Deployment, path: Path) -> StateDir:
+    """Secrets and inventory for a config; the deploy-time state beside it."""
+    state = StateDir.for_config(path)
+    state.create()
+    added = ensure_secrets(state.secrets)
+    if added:
+        console.print(f"Generated {len(added)} secret(s) in {state.secrets} (mode 0600)")
+    write_inventory(config, state, source=str(path.resolve()))
+    return state
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    console.print(config_table(config, path))
+    console.print("[green]The config is valid.[/]")
+    if not args.nodes:
+        return Exit.OK
+    state = prepare(config, path)
+    console.print(f"Checking {len(config.nodes)} node(s) over SSH …")
+    report = check_nodes(state, config, console)
+    console.print(nodes_table(report))
+    for line in report.problem_lines():
+        err.print(line, markup=False)
+    if not report.ok:
+        err.print(f"[bold red]{report.failed_count()} node(s) are not ready.[/] Full log: {report.log}")
+        return Exit.NODES_NOT_READY
+    console.print("[green]Every node is ready.[/]")
+    return Exit.OK
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    state = prepare(config, path)
+    console.print(f"Inventory written to {state.inventory}")
+    console.print(f"Run by hand: ansible-playbook -i {state.inventory} playbooks/site.yml", markup=False)
+    return Exit.OK
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    try:
+        path = resolve_config(args.config)
+    except NoConfig:
+        console.print(f"No config given: deploying onto the lab ({args.topology}) on this machine.")
+        rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes))
+        if rc != Exit.OK:
+            return rc
+        path = LabPaths.named(DEFAULT_LAB).config
+    config = load(path)
+    state = prepare(config, path)
+    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s)")
+    result = run_playbook(state, "site.yml", console, hosts=len(config.nodes), label="deploy")
+    print_summary(console, result)
+    if not result.ok:
+        return Exit.FAILED
+    console.print(f"[green]Deployed; {result.changed} change(s).[/]")
+    return Exit.OK
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    state = StateDir.for_config(path)
+    if args.action == "list":
+        values = read_secrets(state.secrets)
+        table = Table(title=f"{state.secrets} (values are never shown)")
+        table.add_column("secret")
+        table.add_column("state")
+        for name in SECRET_NAMES:
+            table.add_row(name, "set" if name in values else "not generated yet")
+        console.print(table)
+        return Exit.OK
+    if not args.name:
+        err.print("secrets rotate needs the secret's NAME (see `tenrec secrets list`)")
+        return Exit.INVALID_CONFIG
+    rotate_secret(state.secrets, args.name)
+    console.print(f"Rotated {args.name}. Run `tenrec deploy` to apply it everywhere.")
+    return Exit.OK
+
+
+def lab_up(name: str, spec: LabSpec) -> int:
+    started = time.monotonic()
+    lab = Lab(name)
+    with console.status("lab up") as status:
+
+        def step(message: str) -> None:
+            status.update(message)
+            console.print(f"[dim]{time.monotonic() - started:5.1f}s[/] {message}")
+
+        nodes = lab.up(spec, step)
+    table = Table(title=f"lab '{name}' ({spec.topology}) ready in {time.monotonic() - started:.1f}s")
+    for column in ("node", "address", "roles", "state"):
+        table.add_column(column)
+    for node in nodes:
+        table.add_row(node.name, node.address, ", ".join(node.roles), node.state)
+    console.print(table)
+    console.print(f"Deployment config: {lab.paths.config}", markup=False)
+    return Exit.OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        if not 1 <= args.computes <= 9:
+            err.print("--computes: give 1 to 9 compute nodes")
+            return Exit.INVALID_CONFIG
+        return lab_up(args.name, LabSpec(args.name, args.topology, args.computes))
+    lab = Lab(args.name)
+    if args.action == "status":
+        nodes = lab.status()
+        if not nodes:
+            console.print(f"No lab '{args.name}'. Start one with `tenrec lab up`.")
+            return Exit.OK
+        table = Table(title=f"lab '{args.name}'")
+        for column in ("node", "address", "roles", "state"):
+            table.add_column(column)
+        for node in nodes:
+            table.add_row(node.name, node.address, ", ".join(node.roles), node.state)
+        console.print(table)
+        console.print(f"Deployment config: {lab.paths.config}", markup=False)
+        return Exit.OK if all(n.state == "running" for n in nodes) else Exit.FAILED
+    removed = lab.down()
+    for item in removed:
+        console.print(f"removed {item}")
+    console.print(f"Lab '{args.name}' is gone." if removed else f"No lab '{args.name}' to remove.")
+    return Exit.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tenrec",
+        description="Deploy a real OpenStack cloud onto Debian 12 nodes.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 invalid config, 3 nodes not ready, 4 host unsuitable.",
+    )
+    parser.add_argument("--version", action="version", version=f"tenrec {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def config_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "-c",
+            "--config",
+            help="deployment config (default: $TENREC_CONFIG, ./tenrec.yml, or the lab's)",
+        )
+
+    check = verb("check", cmd_check, "validate the config (every problem at once); --nodes also probes the nodes")
+    config_option(check)
+    check.add_argument("--nodes", action="store_true", help="connect to the nodes and check them too")
+
+    inventory = verb("inventory", cmd_inventory, "generate the Ansible inventory and secrets for the config")
+    config_option(inventory)
+
+    deploy = verb("deploy", cmd_deploy, "deploy the cloud; without a config, onto a lab on this machine")
+    config_option(deploy)
+    deploy.add_argument(
+        "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
+    )
+    deploy.add_argument("--computes", type=int, default=1, help="compute nodes of that lab (multinode)")
+
+    secrets = verb("secrets", cmd_secrets, "list secret names, or rotate one (values are never printed)")
+    config_option(secrets)
+    secrets.add_argument("action", choices=("list", "rotate"))
+    secrets.add_argument("name", nargs="?", help="the secret to rotate")
+
+    lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
+    lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
+    up.add_argument("--topology", choices=TOPOLOGIES, default="multinode")
+    up.add_argument("--computes", type=int, default=1, help="compute nodes in multinode (1-9, default 1)")
+    for action, text in (("up", ""), ("status", "show the lab's nodes"), ("down", "remove nodes and networks")):
+        sub = up if action == "up" else lab_verbs.add_parser(action, help=text, description=text)
+        sub.add_argument("--name", default=DEFAULT_LAB, help=f"lab name (default {DEFAULT_LAB})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as error:
+        return report_problems(error)
+    except NoConfig as error:
+        err.print(f"[red]{error}[/]")
+        return Exit.INVALID_CONFIG
+    except SecretsError as error:
+        err.print(f"[red]secrets: {error}[/]")
+        return Exit.INVALID_CONFIG
+    except LabHostError as error:
+        err.print(f"[red]lab: {error}[/]")
+        return Exit.HOST_UNSUITABLE
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        return Exit.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Rules that relate one part of the config to another.
+
+They read the raw YAML data, not the validated model, so that they still run when
+some fields are malformed: a value that does not parse is skipped here (its field
+validator reports it) and every other rule still speaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import netaddr
+
+from tenrec.config.model import parse_cidr, parse_ipv4
+from tenrec.config.problems import Problem
+
+NETWORK_NAMES = ("management", "tunnel", "storage", "external")
+# Which network each per-node address field belongs to.
+ADDRESS_FIELDS = {"address": "management", "tunnel_address": "tunnel", "storage_address": "storage"}
+# Node roles that need an address on a network when that network is declared.
+ROLES_NEEDING = {"tunnel": ("network", "compute"), "storage": ("storage",)}
+
+Rule = Callable[[dict[str, Any]], Iterator[Problem]]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _nodes(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list):
+        return []
+    return [(i, node) for i, node in enumerate(nodes) if isinstance(node, dict)]
+
+
+def _roles(node: dict[str, Any]) -> list[str]:
+    roles = node.get("roles")
+    return [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
+
+
+def _networks(data: dict[str, Any]) -> dict[str, netaddr.IPNetwork]:
+    """Declared networks whose CIDR parses."""
+    declared = _mapping(data.get("networks"))
+    found = {}
+    for name in NETWORK_NAMES:
+        cidr = parse_cidr(_mapping(declared.get(name)).get("cidr"))
+        if cidr is not None:
+            found[name] = cidr
+    return found
+
+
+def duplicate_names(data: dict[str, Any]) -> Iterator[Problem]:
+    first_seen: dict[str, int] = {}
+    for i, node in _nodes(data):
+        name = node.get("name")
+        if not isinstance(name, str):
+            continue
+        key = name.lower()
+        if key in first_seen:
+            yield Problem(
+                f"nodes[{i}].name",
+                f"duplicate node name '{name}' (nodes[{first_seen[key]}] has it too)",
+                "give every node a name of its own",
+            )
+        else:
+            first_seen[key] = i
+
+
+def duplicate_addresses(data: dict[str, Any]) -> Iterator[Problem]:
+    first_seen: dict[netaddr.IPAddress, str] = {}
+    for i, node in _nodes(data):
+        for field in ADDRESS_FIELDS:
+            address = parse_ipv4(node.get(field))
+            if address is None:
+                continue
+            here = f"nodes[{i}].{field}"
+            if address in first_seen:
+                yield Problem(
+                    here,
+                    f"address {address} is already used by {first_seen[address]}",
+                    "give every node interface an address of its own",
+                )
+            else:
+                first_seen[address] = here
+
+
+def addresses_inside_networks(data: dict[str, Any]) -> Iterator[Problem]:
+    networks = _networks(data)
+    declared = _mapping(data.get("networks"))
+    for i, node in _nodes(data):
+        roles = _roles(node)
+        for field, network in ADDRESS_FIELDS.items():
+            here = f"nodes[{i}].{field}"
+            raw = node.get(field)
+            if raw is None:
+                if network in ROLES_NEEDING and network in networks:
+                    needing = [r for r in ROLES_NEEDING[network] if r in roles]
+                    if needing:
+                        yield Problem(
+                            here,
+                            f"missing: a {needing[0]} node needs an address on the "
+                            f"{network} network ({networks[network]})",
+                            f"add `{field}:` with a free address in {networks[network]}",
+                        )
+                continue
+            if network != "management" and declared.get(network) is None:
+                yield Problem(
+                    here,
+                    f"set, but networks.{network} is not declared",
+                    f"declare networks.{network} with its cidr, or remove `{field}`",
+                )
+                continue
+            address, cidr = parse_ipv4(raw), networks.get(network)
+            if address is None or cidr is None:
+                continue
+            if address not in cidr:
+                yield Problem(
+                    here,
+                    f"{address} is outside the {network} network {cidr}",
+                    f"use an address inside {cidr}, or correct networks.{network}.cidr",
+                )
+            elif cidr.prefixlen < 31 and address in (cidr.network, cidr.broadcast):
+                yield Problem(
+                    here,
+                    f"{address} is the {'network' if address == cidr.network else 'broadcast'} address of {cidr}",
+                    f"use a host address inside {cidr}",
+                )
+
+
+def gateways_inside_networks(data: dict[str, Any]) -> Iterator[Problem]:
+    declared = _mapping(data.get("networks"))
+    for name, cidr in _networks(data).items():
+        gateway = parse_ipv4(_mapping(declared.get(name)).get("gateway"))
+        if gateway is not None and gateway not in cidr:
+            yield Problem(
+                f"networks.{name}.gateway",
+                f"{gateway} is outside {cidr}",
+                f"use a gateway inside {cidr}, or remove `gateway`",
+            )
+
+
+def networks_do_not_overlap(data: dict[str, Any]) -> Iterator[Problem]:
+    networks = list(_networks(data).items())
+    for i, (name_a, net_a) in enumerate(networks):
+        for name_b, net_b in networks[i + 1 :]:
+            if net_a.first <= net_b.last and net_b.first <= net_a.last:
+                yield Problem(
+                    f"networks.{name_b}.cidr",
+                    f"{net_b} overlaps networks.{name_a} ({net_a})",
+                    f"give the {name_b} network its own range, or leave networks.{name_b} out "
+                    "to share the management network",
+                )
+
+
+def required_roles(data: dict[str, Any]) -> Iterator[Problem]:
+    nodes = _nodes(data)
+    if not nodes:
+        return  # the model reports an empty or missing node list
+    present = {role for _, node in nodes for role in _roles(node)}
+    for role in ("controller", "network", "compute"):
+        if role not in present:
+            yield Problem(
+                "nodes",
+                f"no node has the role {role}",
+                f"add `{role}` to the roles of a node (one node may hold every role)",
+            )
+    controllers = [i for i, node in nodes if "controller" in _roles(node)]
+    if len(controllers) > 1:
+        yield Problem(
+            f"nodes[{controllers[1]}].roles",
+            f"{len(controllers)} controllers: tenrec deploys one controller for now "
+            "(highly available controllers are planned)",
+            "keep `controller` on one node only",
+        )
+
+
+def services_have_what_they_need(data: dict[str, Any]) -> Iterator[Problem]:
+    services = _mapping(data.get("services"))
+    roles = {role for _, node in _nodes(data) for role in _roles(node)}
+    defaults = {"cinder": True, "swift": True}
+    for service in ("cinder", "swift"):
+        if services.get(service, defaults[service]) is True and "storage" not in roles:
+            yield Problem(
+                f"services.{service}",
+                f"{service} is on, but no node has the role storage",
+                f"add `storage` to the roles of a node, or set services.{service}: false",
+            )
+    if services.get("ceilometer") is True and services.get("gnocchi") is not True:
+        yield Problem(
+            "services.ceilometer",
+            "ceilometer is on, but gnocchi (where it stores measures) is off",
+            "set services.gnocchi: true, or services.ceilometer: false",
+        )
+
+
+def external_network_has_interface(data: dict[str, Any]) -> Iterator[Problem]:
+    external = _mapping(_mapping(data.get("networks")).get("external"))
+    if not external or external.get("interface"):
+        return
+    lacking = [i for i, node in _nodes(data) if "network" in _roles(node) and not node.get("external_interface")]
+    for i in lacking:
+        yield Problem(
+            f"nodes[{i}].external_interface",
+            "missing: networks.external has no interface, so this network node needs one",
+            "set networks.external.interface (all nodes) or external_interface on this node",
+        )
+
+
+def public_endpoint_reachable(data: dict[str, Any]) -> Iterator[Problem]:
+    address = parse_ipv4(data.get("public_endpoint"))
+    if address is None:
+        return
+    networks = _networks(data)
+    if networks and not any(address in networks[n] for n in ("management", "external") if n in networks):
+        yield Problem(
+            "public_endpoint",
+            f"{address} is on neither the management nor the external network",
+            "use a controller address (or a free address on those networks), or leave it "
+            "out to use the first controller's address",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    duplicate_names,
+    duplicate_addresses,
+    addresses_inside_networks,
+    gateways_inside_networks,
+    networks_do_not_overlap,
+    required_roles,
+    services_have_what_they_need,
+    external_network_has_interface,
+    public_endpoint_reachable,
+)
+
+
+def check_rules(data: dict[str, Any]) -> list[Problem]:
+    return [problem for rule in RULES for problem in rule(data)]

@@ -1,0 +1,161 @@
+"""The lab's Debian 12 node image: built with debootstrap, cached as a tarball.
+
+There is no registry to pull from, so the image is made here once; its tag carries
+a hash of the recipe, so a changed recipe builds a new image and an old cache is
+never used by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from tenrec.lab.host import LabHostError, podman, run
+from tenrec.paths import cache_dir
+
+SUITE = "bookworm"
+PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "iputils-ping",
+    "sudo",
+    "procps",
+    "kmod",
+    "udev",
+    "ca-certificates",
+)
+# udev in a privileged container re-triggers the host's devices and delays sshd by ~50 s.
+MASKED_UNITS = (
+    "systemd-udevd.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+)
+# Every node gets its own SSH host keys at first boot, not the image's.
+HOSTKEYS_UNIT = """\
+[Unit]
+Description=Generate missing SSH host keys
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+RequiredBy=ssh.service
+"""
+SOURCES = """\
+deb {mirror} bookworm main
+deb {mirror} bookworm-updates main
+deb {security} bookworm-security main
+"""
+RECIPE_VERSION = "1"
+
+Step = Callable[[str], None]
+
+
+def mirror() -> str:
+    return os.environ.get("TENREC_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def security_mirror() -> str:
+    return os.environ.get("TENREC_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+
+
+def image_tag() -> str:
+    recipe = "\n".join([RECIPE_VERSION, SUITE, *PACKAGES, *MASKED_UNITS, HOSTKEYS_UNIT])
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
+    return f"localhost/tenrec-node:{SUITE}-{digest}"
+
+
+def tarball_path() -> Path:
+    return cache_dir() / "images" / (image_tag().split(":", 1)[1] + ".tar")
+
+
+def image_exists(tag: str) -> bool:
+    return podman("image", "exists", tag, check=False).returncode == 0
+
+
+def _configure_rootfs(root: Path) -> None:
+    systemd_dir = root / "etc/systemd/system"
+    for unit in MASKED_UNITS:
+        link = systemd_dir / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (systemd_dir / "ssh-hostkeys.service").write_text(HOSTKEYS_UNIT)
+    wants = systemd_dir / "ssh.service.requires"
+    wants.mkdir(exist_ok=True)
+    (wants / "ssh-hostkeys.service").unlink(missing_ok=True)
+    (wants / "ssh-hostkeys.service").symlink_to("/etc/systemd/system/ssh-hostkeys.service")
+    # An empty machine-id makes systemd give each node its own at boot.
+    (root / "etc/machine-id").write_text("")
+    (root / "var/lib/dbus/machine-id").unlink(missing_ok=True)
+    (root / "etc/apt/sources.list").write_text(SOURCES.format(mirror=mirror(), security=security_mirror()))
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True)
+    shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+    (root / "var/cache/apt/archives/partial").mkdir(parents=True)
+
+
+def build_tarball(target: Path, step: Step) -> None:
+    """debootstrap a minimal Debian 12 with systemd and sshd into a tarball."""
+    if shutil.which("debootstrap") is None:
+        raise LabHostError("debootstrap is missing; `tenrec lab up` installs it (run it as root)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tenrec-rootfs-", dir=target.parent) as tmp:
+        root = Path(tmp) / "rootfs"
+        step(f"debootstrap {SUITE} from {mirror()} (about a minute)")
+        run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                SUITE,
+                str(root),
+                mirror(),
+            ],
+            what="debootstrap",
+        )
+        _configure_rootfs(root)
+        step("packing the node image")
+        partial = target.with_suffix(".partial")
+        run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(partial), "."], what="tar")
+        partial.replace(target)
+
+
+def ensure_image(step: Step) -> str:
+    """The node image's tag, importing or building it when podman lacks it."""
+    tag = image_tag()
+    if image_exists(tag):
+        return tag
+    tarball = tarball_path()
+    if not tarball.exists():
+        build_tarball(tarball, step)
+    step(f"importing {tarball.name} into podman")
+    with tarball.open("rb") as data:
+        result = subprocess.run(
+            ["podman", "import", "--change", "CMD=/sbin/init", "-", tag],
+            stdin=data,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise LabHostError(f"podman import failed: {result.stderr.strip()}")
+    return tag

@@ -1,0 +1,221 @@
+"""tenrec lab up / status / down: real nodes on this machine and a config that deploys onto them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenrec.lab.host import LabHostError, prepare_host
+from tenrec.lab.image import Step, ensure_image
+from tenrec.lab.provider import NodeProvider, NodeStatus, PodmanProvider
+from tenrec.lab.topology import EXTERNAL_BRIDGE, NETWORKS, LabSpec, NetworkInfo, NodeSpec, place_nodes
+from tenrec.paths import tenrec_home
+from tenrec.ssh import SshTarget, wait_for_ssh
+
+SSH_DEADLINE = 60.0
+DEFAULT_LAB = "lab"
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    root: Path
+
+    @classmethod
+    def named(cls, name: str) -> LabPaths:
+        return cls(tenrec_home() / "labs" / name)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "tenrec.yml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "ssh" / "id_ed25519"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.root / "ssh" / "authorized_keys"
+
+
+@dataclass(frozen=True)
+class LabNode:
+    name: str
+    roles: tuple[str, ...]
+    address: str
+    state: str
+
+
+def ensure_key(paths: LabPaths) -> None:
+    if not paths.key.exists():
+        paths.key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"tenrec-lab@{paths.root.name}",
+                "-f",
+                str(paths.key),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    public = paths.key.with_suffix(".pub").read_text()
+    if not paths.authorized_keys.exists() or paths.authorized_keys.read_text() != public:
+        paths.authorized_keys.write_text(public)
+        paths.authorized_keys.chmod(0o600)
+
+
+def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo], key: Path) -> dict[str, Any]:
+    """The deployment config for the lab's nodes, in the same form an operator writes."""
+    by_purpose = {net.purpose: net for net in networks}
+
+    def network(purpose: str) -> dict[str, Any]:
+        net = by_purpose[purpose]
+        return {"cidr": net.cidr, **({"gateway": net.gateway} if net.gateway else {})}
+
+    node_entries = []
+    for node in nodes:
+        entry: dict[str, Any] = {"name": node.name, "address": node.addresses["management"], "roles": list(node.roles)}
+        if {"network", "compute"} & set(node.roles):
+            entry["tunnel_address"] = node.addresses["tunnel"]
+        node_entries.append(entry)
+    return {
+        "name": lab.name,
+        "release": "2026.2",
+        "ssh": {"user": "root", "private_key": str(key), "verify_host_keys": False},
+        "networks": {
+            "management": network("management"),
+            "tunnel": network("tunnel"),
+            "external": {**network("external"), "bridge": EXTERNAL_BRIDGE, "interface": NETWORKS["external"]},
+        },
+        "nodes": node_entries,
+        # Lab nodes reach no NTP server; the controller serves its own clock to the rest.
+        "options": {"ntp_servers": []},
+    }
+
+
+class Lab:
+    def __init__(self, name: str = DEFAULT_LAB, provider: NodeProvider | None = None) -> None:
+        self.name = name
+        self.paths = LabPaths.named(name)
+        self._provider = provider
+
+    def provider(self, step: Step) -> NodeProvider:
+        if self._provider is None:
+            self._provider = PodmanProvider(ensure_image(step))
+        return self._provider
+
+    def recorded(self) -> dict[str, Any] | None:
+        if not self.paths.state.exists():
+            return None
+        data: dict[str, Any] = json.loads(self.paths.state.read_text())
+        return data
+
+    def up(self, spec: LabSpec, step: Step) -> list[LabNode]:
+        step("preparing podman on this machine")
+        for change in prepare_host():
+            step(change)
+        provider = self.provider(step)
+        existing = provider.nodes(self.name)
+        recorded = self.recorded()
+        if existing or recorded:
+            return self._resume(spec, provider, existing, recorded, step)
+        provider.destroy(self.name)  # leftovers of an interrupted `up`, if any
+        ensure_key(self.paths)
+        try:
+            step("creating networks")
+            networks = [provider.create_network(self.name, net) for net in spec.networks()]
+            nodes = place_nodes(spec.nodes(), networks)
+            step(f"creating {len(nodes)} node(s)")
+            for node in nodes:
+                provider.create_node(self.name, node, spec.networks(), self.paths.authorized_keys)
+        except BaseException:
+            provider.destroy(self.name)  # no half-made lab
+            raise
+        self._write_state(spec, nodes, networks)
+        return self._wait(nodes, step)
+
+    def _resume(
+        self,
+        spec: LabSpec,
+        provider: NodeProvider,
+        existing: list[NodeStatus],
+        recorded: dict[str, Any] | None,
+        step: Step,
+    ) -> list[LabNode]:
+        if recorded is None or recorded["spec"] != asdict(spec):
+            was = f"{recorded['spec']['topology']}" if recorded else "unknown"
+            raise LabHostError(
+                f"lab '{self.name}' already exists (topology {was}); run `tenrec lab down` first "
+                "or pick another name with --name"
+            )
+        nodes = [NodeSpec(n["name"], tuple(n["roles"]), n["host_number"], n["addresses"]) for n in recorded["nodes"]]
+        states = {n.name: n.state for n in existing}
+        for node in nodes:
+            if node.name not in states:
+                raise LabHostError(f"lab node {node.name} is gone; run `tenrec lab down` and `tenrec lab up` again")
+            if states[node.name] != "running":
+                step(f"starting {node.name}")
+                provider.start_node(self.name, node.name)
+        return self._wait(nodes, step)
+
+    def _write_state(self, spec: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo]) -> None:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        state = {
+            "spec": asdict(spec),
+            "provider": "podman",
+            "networks": [asdict(n) for n in networks],
+            "nodes": [asdict(n) for n in nodes],
+        }
+        self.paths.state.write_text(json.dumps(state, indent=2))
+        config = lab_config(spec, nodes, networks, self.paths.key)
+        header = f"# The deployment config of lab '{spec.name}' ({spec.topology}), written by `tenrec lab up`.\n"
+        self.paths.config.write_text(header + yaml.safe_dump(config, sort_keys=False))
+
+    def _wait(self, nodes: list[NodeSpec], step: Step) -> list[LabNode]:
+        step("waiting for SSH on every node")
+        deadline = time.monotonic() + SSH_DEADLINE
+        targets = {n.name: SshTarget(n.addresses["management"], key=self.paths.key) for n in nodes}
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            errors = dict(zip(targets, pool.map(lambda t: wait_for_ssh(t, deadline), targets.values()), strict=True))
+        failed = {name: err for name, err in errors.items() if err}
+        if failed:
+            details = "; ".join(f"{name}: {err}" for name, err in failed.items())
+            raise LabHostError(f"no SSH within {SSH_DEADLINE:.0f}s: {details} (see `podman logs`)")
+        return [LabNode(n.name, n.roles, n.addresses["management"], "running") for n in nodes]
+
+    def status(self) -> list[LabNode]:
+        recorded = self.recorded()
+        if recorded is None:
+            return []
+        provider = self._provider or PodmanProvider(image="")
+        states = {n.name: n.state for n in provider.nodes(self.name)}
+        return [
+            LabNode(n["name"], tuple(n["roles"]), n["addresses"]["management"], states.get(n["name"], "missing"))
+            for n in recorded["nodes"]
+        ]
+
+    def down(self) -> list[str]:
+        provider = self._provider or PodmanProvider(image="")
+        removed = provider.destroy(self.name)
+        if self.paths.root.exists():
+            shutil.rmtree(self.paths.root)
+            removed.append(f"lab directory {self.paths.root}")
+        return removed

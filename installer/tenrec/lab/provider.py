@@ -1,0 +1,112 @@
+"""How lab nodes come to exist. Podman containers now; QEMU VMs can join behind the same interface."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tenrec.lab.host import LabHostError, podman
+from tenrec.lab.topology import NetworkInfo, NetworkSpec, NodeSpec
+
+LAB_LABEL = "tenrec.lab"
+NODE_LABEL = "tenrec.node"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    state: str  # running, exited, ...
+    handle: str  # the provider's own name for the node
+
+
+class NodeProvider(Protocol):
+    """Everything the lab asks of a kind of node."""
+
+    kind: str
+
+    def create_network(self, lab: str, spec: NetworkSpec) -> NetworkInfo: ...
+
+    def create_node(self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path) -> None: ...
+
+    def nodes(self, lab: str) -> list[NodeStatus]: ...
+
+    def start_node(self, lab: str, name: str) -> None: ...
+
+    def destroy(self, lab: str) -> list[str]:
+        """Remove every node and network of the lab; return what was removed."""
+        ...
+
+
+class PodmanProvider:
+    """Rootful podman containers with systemd as PID 1, one bridge network per lab network."""
+
+    kind = "podman"
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+
+    @staticmethod
+    def container_name(lab: str, node: str) -> str:
+        return f"tenrec-{lab}-{node}"
+
+    def create_network(self, lab: str, spec: NetworkSpec) -> NetworkInfo:
+        args = ["network", "create", "--label", f"{LAB_LABEL}={lab}"]
+        if not spec.routed:
+            args.append("--internal")  # tunnel traffic stays between the nodes
+        podman(*args, spec.name)
+        data = json.loads(podman("network", "inspect", spec.name).stdout)[0]
+        subnet = next(s for s in data.get("subnets", []) if "." in s["subnet"])
+        return NetworkInfo(spec.purpose, spec.name, subnet["subnet"], subnet.get("gateway") if spec.routed else None)
+
+    def create_node(self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path) -> None:
+        args = [
+            "run",
+            "--detach",
+            "--name",
+            self.container_name(lab, spec.name),
+            "--hostname",
+            spec.name,
+            "--label",
+            f"{LAB_LABEL}={lab}",
+            "--label",
+            f"{NODE_LABEL}={spec.name}",
+            "--privileged",
+            "--systemd=always",
+            # Let the node own /etc/hosts like a real host does (the common role manages it).
+            "--no-hosts",
+            "--volume",
+            f"{authorized_keys}:/root/.ssh/authorized_keys:ro",
+        ]
+        for net in networks:
+            args += ["--network", f"{net.name}:ip={spec.addresses[net.purpose]},interface_name={net.interface}"]
+        podman(*args, self.image, "/sbin/init")
+
+    def nodes(self, lab: str) -> list[NodeStatus]:
+        out = podman("ps", "--all", "--filter", f"label={LAB_LABEL}={lab}", "--format", "json").stdout
+        found = []
+        for item in json.loads(out or "[]"):
+            labels = item.get("Labels") or {}
+            found.append(NodeStatus(labels.get(NODE_LABEL, "?"), item.get("State", "?"), item["Names"][0]))
+        return sorted(found, key=lambda n: n.name)
+
+    def start_node(self, lab: str, name: str) -> None:
+        podman("start", self.container_name(lab, name))
+
+    def networks(self, lab: str) -> list[str]:
+        out = podman("network", "ls", "--filter", f"label={LAB_LABEL}={lab}", "--format", "{{.Name}}").stdout
+        return sorted(line for line in out.splitlines() if line)
+
+    def destroy(self, lab: str) -> list[str]:
+        removed = []
+        for node in self.nodes(lab):
+            podman("rm", "--force", "--time", "5", "--volumes", node.handle)
+            removed.append(f"node {node.name}")
+        for network in self.networks(lab):
+            podman("network", "rm", "--force", network)
+            removed.append(f"network {network}")
+        leftovers = self.nodes(lab)
+        if leftovers or self.networks(lab):
+            raise LabHostError(f"could not remove everything of lab {lab}: {leftovers}")
+        return removed

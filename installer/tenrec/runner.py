@@ -1,0 +1,243 @@
+"""Run a playbook of the collection with live progress, a full log and a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import ansible_runner
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from tenrec.paths import StateDir, collection_root
+
+HOST_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_skipped": "skipped",
+    "runner_on_unreachable": "unreachable",
+}
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class Failure:
+    host: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+
+@dataclass
+class RunResult:
+    playbook: str
+    rc: int
+    status: str
+    elapsed: float
+    log: str
+    stats: dict[str, HostStats] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    # Module results by host for the task actions the caller asked to keep.
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.failures
+
+    @property
+    def changed(self) -> int:
+        return sum(s.changed for s in self.stats.values())
+
+
+def link_collection(state: StateDir) -> Path:
+    """A collections path where tenrec.cloud is this very collection, wheel or checkout."""
+    link = state.collections / "ansible_collections" / "tenrec" / "cloud"
+    target = collection_root()
+    if not (link.is_symlink() and Path(os.readlink(link)) == target):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return state.collections
+
+
+def _failure_message(result: dict[str, Any]) -> str:
+    for key in ("msg", "stderr", "reason"):
+        value = result.get(key)
+        if value:
+            return str(value).strip().splitlines()[0][:300] if key == "stderr" else str(value)
+    return "failed (see the log)"
+
+
+class Progress:
+    """Turns runner events into the live status line, the log and the tallies."""
+
+    def __init__(self, console: Console, log: TextIO, keep_actions: Iterable[str], hosts: int) -> None:
+        self.console = console
+        self.log = log
+        self.keep_actions = set(keep_actions)
+        self.hosts = hosts
+        self.started = time.monotonic()
+        self.play = ""
+        self.task = ""
+        self.done: set[str] = set()
+        self.failures: list[Failure] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        self.stats: dict[str, HostStats] = {}
+        self.live: Live | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def status(self) -> Text:
+        line = Text()
+        line.append(f"{self.elapsed():6.0f}s ", style="dim")
+        line.append(self.play or "starting", style="bold")
+        if self.task:
+            line.append(f" › {self.task}")
+            line.append(f"  [{len(self.done)}/{self.hosts} hosts]", style="cyan")
+        return line
+
+    def __rich__(self) -> Text:
+        return self.status()
+
+    def handle(self, event: dict[str, Any]) -> bool:
+        if event.get("stdout"):
+            self.log.write(event["stdout"] + "\n")
+            self.log.flush()
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        if kind == "playbook_on_play_start":
+            self.play, self.task = data.get("play", ""), ""
+        elif kind == "playbook_on_task_start":
+            self.task = data.get("task", "")
+            self.done = set()
+            if self.live is None:
+                self.console.print(self.status())
+        elif kind in HOST_EVENTS:
+            self._host_event(kind, data)
+        elif kind == "playbook_on_stats":
+            self._stats(data)
+        return True
+
+    def _host_event(self, kind: str, data: dict[str, Any]) -> None:
+        host = data.get("host", "?")
+        self.done.add(host)
+        result = data.get("res", {}) or {}
+        if data.get("task_action") in self.keep_actions and kind == "runner_on_ok":
+            self.results[host] = result
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            failure = Failure(host, data.get("task", ""), _failure_message(result), kind.endswith("unreachable"))
+            self.failures.append(failure)
+            self.console.print(Text(f"  ✗ {host}: {failure.task}: {failure.message}", style="red"))
+
+    def _stats(self, data: dict[str, Any]) -> None:
+        for key, attr in (
+            ("ok", "ok"),
+            ("changed", "changed"),
+            ("failures", "failed"),
+            ("dark", "unreachable"),
+            ("skipped", "skipped"),
+        ):
+            for host, count in (data.get(key) or {}).items():
+                stats = self.stats.setdefault(host, HostStats())
+                setattr(stats, attr, count)
+
+
+def run_playbook(
+    state: StateDir,
+    playbook: str,
+    console: Console,
+    *,
+    hosts: int,
+    keep_actions: Iterable[str] = (),
+    extravars: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> RunResult:
+    """Run playbooks/<playbook> against the generated inventory."""
+    root = collection_root()
+    collections = link_collection(state)
+    state.logs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = label or Path(playbook).stem
+    log_path = state.logs / f"{name}-{stamp}.log"
+    # ansible-playbook lives beside this Python (a venv need not be activated).
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    env = {
+        "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": f"{collections}:{Path.home() / '.ansible/collections'}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    with log_path.open("w", encoding="utf-8") as log:
+        progress = Progress(console, log, keep_actions, hosts)
+        live = Live(progress, console=console, refresh_per_second=4, transient=True)
+        if console.is_terminal:
+            progress.live = live
+            live.start()
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(state.runner),
+                project_dir=str(root / "playbooks"),
+                playbook=playbook,
+                inventory=str(state.inventory),
+                envvars=env,
+                extravars=extravars or {},
+                quiet=True,
+                event_handler=progress.handle,
+                rotate_artifacts=3,
+                suppress_env_files=True,
+            )
+        finally:
+            if progress.live is not None:
+                live.stop()
+    result = RunResult(
+        playbook=playbook,
+        rc=runner.rc if isinstance(runner.rc, int) else 1,
+        status=str(runner.status),
+        elapsed=progress.elapsed(),
+        log=str(log_path),
+        stats=progress.stats,
+        failures=progress.failures,
+        results=progress.results,
+    )
+    summary = {k: v for k, v in asdict(result).items() if k != "results"}
+    (state.logs / f"{name}-last.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return result
+
+
+def summary_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.playbook}: {result.status} in {result.elapsed:.0f}s")
+    for column in ("host", "ok", "changed", "failed", "unreachable", "skipped"):
+        table.add_column(column, justify="left" if column == "host" else "right")
+    for host in sorted(result.stats):
+        s = result.stats[host]
+        style = "red" if s.failed or s.unreachable else None
+        table.add_row(host, str(s.ok), str(s.changed), str(s.failed), str(s.unreachable), str(s.skipped), style=style)
+    return table
+
+
+def print_summary(console: Console, result: RunResult) -> None:
+    console.print(summary_table(result))
+    if result.failures:
+        console.print("[bold red]What failed where:[/]")
+        for f in result.failures:
+            kind = "unreachable" if f.unreachable else "failed"
+            console.print(f"  {f.host}: {kind} at '{f.task}': {f.message}", markup=False)
+    console.print(f"Full log: {result.log}", markup=False)

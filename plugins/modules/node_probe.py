@@ -1,0 +1,293 @@
+#!/usr/bin/python
+"""Probe a node for what tenrec needs and decide the backends it can use."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_probe
+short_description: Probe a node's OS, resources and kernel features; decide backends
+description:
+  - Reads the distribution, memory, disk, CPU virtualization (by running guest code
+    through the KVM API, since /dev/kvm can exist where no guest OS runs), whether the
+    node is a container, and which kernel features exist (Open vSwitch datapath,
+    device-mapper, LIO target, iSCSI initiator).
+  - Resolves each C(auto) option to what the node supports and reports, instead of
+    failing, every requirement the node misses, so a caller can show them all at once.
+  - Changes nothing on the node.
+version_added: "0.1.0"
+author: tenrec developers
+options:
+  roles:
+    description: The node roles this node holds.
+    type: list
+    elements: str
+    required: true
+  management_address:
+    description: The address the deployment config gives this node; it must be on an interface.
+    type: str
+    required: true
+  virt_type:
+    description: Requested hypervisor type.
+    type: str
+    choices: [auto, kvm, qemu]
+    default: auto
+  ovs_datapath:
+    description: Requested Open vSwitch datapath.
+    type: str
+    choices: [auto, system, netdev]
+    default: auto
+  volume_backend:
+    description: Requested Cinder volume backend.
+    type: str
+    choices: [auto, lvm, file]
+    default: auto
+  iscsi_target:
+    description: Requested iSCSI target implementation.
+    type: str
+    choices: [auto, tgt, lio]
+    default: auto
+  min_memory_mb:
+    description: Memory the node needs for its roles, in MiB.
+    type: int
+    default: 0
+  min_disk_gb:
+    description: Free space the node needs under /var/lib, in GiB.
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: Probe the node
+  tenrec.cloud.node_probe:
+    roles: [compute]
+    management_address: 192.0.2.21
+    virt_type: auto
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: C(tenrec_node) with keys facts, decisions and problems.
+  returned: always
+  type: dict
+"""
+
+import os
+import platform
+import shutil
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import probe_kvm
+
+SUPPORTED_DISTRIBUTION = ("debian", "12")
+# Kernel modules behind each feature, and a /proc or /sys trace that shows it present.
+KERNEL_FEATURES = {
+    "openvswitch": ("openvswitch", None),
+    "device_mapper": ("dm_mod", "/dev/mapper/control"),
+    "lio_target": ("target_core_mod", "/sys/kernel/config/target"),
+    "iscsi_initiator": ("iscsi_tcp", "/sys/class/iscsi_transport/tcp"),
+}
+
+
+def os_release():
+    found = {}
+    try:
+        with open("/etc/os-release", encoding="utf-8") as handle:
+            for line in handle:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    found[key] = value.strip('"')
+    except OSError:
+        pass
+    return found.get("ID", "unknown"), found.get("VERSION_ID", "unknown"), found.get("PRETTY_NAME", "")
+
+
+def memory_mb():
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def free_disk_gb(path):
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return round(shutil.disk_usage(path).free / 1024**3, 1)
+
+
+def container_kind():
+    """systemd records the container manager for PID 1; empty on real hosts and VMs."""
+    try:
+        with open("/run/systemd/container", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def module_available(name):
+    """Loaded, built in, or installed for the running kernel (so modprobe can load it)."""
+    if os.path.isdir(os.path.join("/sys/module", name)):
+        return True
+    release = platform.release()
+    for index in ("modules.builtin", "modules.dep"):
+        try:
+            with open(os.path.join("/lib/modules", release, index), encoding="utf-8") as handle:
+                for line in handle:
+                    path = line.split(":", 1)[0]
+                    base = os.path.basename(path).split(".ko", 1)[0]
+                    if base.replace("-", "_") == name:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def kernel_features():
+    found = {}
+    for feature, (module, trace) in KERNEL_FEATURES.items():
+        found[feature] = module_available(module) or bool(trace and os.path.exists(trace))
+    return found
+
+
+def local_addresses():
+    """IPv4 addresses on this node's interfaces, via the kernel's own table."""
+    addresses = set()
+    try:
+        with open("/proc/net/fib_trie", encoding="utf-8") as handle:
+            previous = ""
+            for line in handle:
+                text = line.strip()
+                if text == "/32 host LOCAL":
+                    addresses.add(previous.rsplit(maxsplit=1)[-1])
+                previous = text
+    except OSError:
+        pass
+    return sorted(addresses)
+
+
+def decide(requested, available, feature_name, fallback, production, option):
+    """Return (decision, problem or None) for one auto/explicit option."""
+    if requested == "auto":
+        return (production if available else fallback), None
+    if requested == production and not available:
+        return requested, (
+            f"options.{option} is {requested}, but this node lacks {feature_name}; "
+            f"set options.{option}: auto (picks {fallback} here) or fix the node"
+        )
+    return requested, None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "roles": {"type": "list", "elements": "str", "required": True},
+            "management_address": {"type": "str", "required": True},
+            "virt_type": {"type": "str", "choices": ["auto", "kvm", "qemu"], "default": "auto"},
+            "ovs_datapath": {"type": "str", "choices": ["auto", "system", "netdev"], "default": "auto"},
+            "volume_backend": {"type": "str", "choices": ["auto", "lvm", "file"], "default": "auto"},
+            "iscsi_target": {"type": "str", "choices": ["auto", "tgt", "lio"], "default": "auto"},
+            "min_memory_mb": {"type": "int", "default": 0},
+            "min_disk_gb": {"type": "int", "default": 0},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    roles = params["roles"]
+    dist_id, dist_version, pretty = os_release()
+    flags = cpu_flags()
+    kvm = probe_kvm()
+    features = kernel_features()
+    facts = {
+        "hostname": socket.gethostname(),
+        "distribution": dist_id,
+        "distribution_version": dist_version,
+        "distribution_pretty": pretty,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "container": container_kind(),
+        "pid1": os.path.basename(os.readlink("/proc/1/exe")) if os.path.exists("/proc/1/exe") else "",
+        "cpus": os.cpu_count() or 0,
+        "memory_mb": memory_mb(),
+        "disk_free_gb": free_disk_gb("/var/lib"),
+        "cpu_virtualization": "vmx" if "vmx" in flags else ("svm" if "svm" in flags else ""),
+        "kvm_device": os.path.exists("/dev/kvm"),
+        "kvm_usable": kvm.usable,
+        "kvm_reason": kvm.reason,
+        "kernel_features": features,
+        "addresses": local_addresses(),
+    }
+
+    problems = []
+    if (dist_id, dist_version.split(".")[0]) != SUPPORTED_DISTRIBUTION:
+        problems.append(f"runs {pretty or dist_id + ' ' + dist_version}; tenrec supports Debian 12 (bookworm)")
+    if facts["pid1"] != "systemd":
+        problems.append(f"PID 1 is {facts['pid1'] or 'unknown'}, not systemd; boot the node with systemd")
+    if tuple(int(x) for x in platform.python_version_tuple()[:2]) < (3, 11):
+        problems.append(f"python3 is {facts['python']}; OpenStack 2026.x needs 3.11 or newer")
+    if facts["memory_mb"] < params["min_memory_mb"]:
+        problems.append(
+            f"has {facts['memory_mb']} MiB of memory; its roles ({', '.join(roles)}) need {params['min_memory_mb']} MiB"
+        )
+    if facts["disk_free_gb"] < params["min_disk_gb"]:
+        problems.append(
+            f"has {facts['disk_free_gb']} GiB free under /var/lib; its roles need {params['min_disk_gb']} GiB"
+        )
+    if params["management_address"] not in facts["addresses"]:
+        problems.append(
+            f"management address {params['management_address']} is on none of its interfaces "
+            f"(it has {', '.join(facts['addresses']) or 'none'}); correct the node's address in the config"
+        )
+
+    virt_type, problem = decide(
+        params["virt_type"], kvm.usable, f"usable KVM ({kvm.reason})", "qemu", "kvm", "virt_type"
+    )
+    if "compute" in roles and problem:
+        problems.append(problem)
+    datapath, problem = decide(
+        params["ovs_datapath"],
+        features["openvswitch"],
+        "the openvswitch kernel module",
+        "netdev",
+        "system",
+        "ovs_datapath",
+    )
+    if problem and {"network", "compute"} & set(roles):
+        problems.append(problem)
+    volume_backend, problem = decide(
+        params["volume_backend"], features["device_mapper"], "device-mapper (LVM)", "file", "lvm", "volume_backend"
+    )
+    if problem and "storage" in roles:
+        problems.append(problem)
+    iscsi_target = "tgt" if params["iscsi_target"] == "auto" else params["iscsi_target"]
+    if iscsi_target == "lio" and not features["lio_target"] and "storage" in roles:
+        problems.append(
+            "options.iscsi_target is lio, but this node lacks the LIO target (target_core_mod); "
+            "set options.iscsi_target: auto (tgt) or fix the node"
+        )
+
+    decisions = {
+        "virt_type": virt_type,
+        "ovs_datapath": datapath,
+        "volume_backend": volume_backend,
+        "iscsi_target": iscsi_target,
+    }
+    module.exit_json(
+        changed=False,
+        ansible_facts={"tenrec_node": {"facts": facts, "decisions": decisions, "problems": problems}},
+    )
+
+
+if __name__ == "__main__":
+    main()
