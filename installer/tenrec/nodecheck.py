@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -66,7 +67,10 @@ def check_nodes(state: StateDir, config: Deployment, console: Console) -> NodeRe
         nodes.append(
             NodeResult(node.name, list(node.roles), True, probe["facts"], probe["decisions"], probe["problems"])
         )
-    return NodeReport(nodes, result.log)
+    report = NodeReport(nodes, result.log)
+    # The facts and decisions, for scripts and for diagnosing a node later.
+    (state.logs / "nodes.json").write_text(json.dumps([asdict(n) for n in nodes], indent=2), encoding="utf-8")
+    return report
 
 
 def nodes_table(report: NodeReport) -> Table:
@@ -95,7 +99,7 @@ def nodes_table(report: NodeReport) -> Table:
         table.add_row(
             n.name,
             ", ".join(n.roles),
-            f"{f.get('distribution_pretty', '?')}{container}",
+            f"{f.get('distribution', '?')} {f.get('distribution_version', '')}{container}",
             f"{f.get('memory_mb', 0)} MiB",
             f"{f.get('disk_free_gb', 0)} GiB",
             kvm,

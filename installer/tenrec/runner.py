@@ -110,7 +110,8 @@ class Progress:
         line.append(self.play or "starting", style="bold")
         if self.task:
             line.append(f" › {self.task}")
-            line.append(f"  [{len(self.done)}/{self.hosts} hosts]", style="cyan")
+            if self.live is not None:  # a printed line cannot update its count
+                line.append(f"  [{len(self.done)}/{self.hosts} hosts]", style="cyan")
         return line
 
     def __rich__(self) -> Text:

@@ -61,7 +61,14 @@ deb {mirror} bookworm main
 deb {mirror} bookworm-updates main
 deb {security} bookworm-security main
 """
-RECIPE_VERSION = "1"
+# debootstrap writes no /etc/hosts; a node owns its own (podman runs with --no-hosts).
+HOSTS = """\
+127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+ff02::1\tip6-allnodes
+ff02::2\tip6-allrouters
+"""
+RECIPE_VERSION = "3"
 
 Step = Callable[[str], None]
 
@@ -75,7 +82,7 @@ def security_mirror() -> str:
 
 
 def image_tag() -> str:
-    recipe = "\n".join([RECIPE_VERSION, SUITE, *PACKAGES, *MASKED_UNITS, HOSTKEYS_UNIT])
+    recipe = "\n".join([RECIPE_VERSION, SUITE, *PACKAGES, *MASKED_UNITS, HOSTKEYS_UNIT, HOSTS])
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return f"localhost/tenrec-node:{SUITE}-{digest}"
 
@@ -103,12 +110,15 @@ def _configure_rootfs(root: Path) -> None:
     (wants / "ssh-hostkeys.service").symlink_to("/etc/systemd/system/ssh-hostkeys.service")
     # An empty machine-id makes systemd give each node its own at boot.
     (root / "etc/machine-id").write_text("")
+    (root / "etc/hosts").write_text(HOSTS)
     (root / "var/lib/dbus/machine-id").unlink(missing_ok=True)
     (root / "etc/apt/sources.list").write_text(SOURCES.format(mirror=mirror(), security=security_mirror()))
     ssh_dir = root / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
     (root / "var/lib/apt/lists/partial").mkdir(parents=True)
+    # No package lists: make the cache look ancient so the first apt task fetches them.
+    os.utime(root / "var/lib/apt/lists", (0, 0))
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True)
 
@@ -158,4 +168,17 @@ def ensure_image(step: Step) -> str:
         )
     if result.returncode != 0:
         raise LabHostError(f"podman import failed: {result.stderr.strip()}")
+    _prune_stale(tag, tarball)
     return tag
+
+
+def _prune_stale(tag: str, tarball: Path) -> None:
+    """Images of older recipes are never used again; nodes still running keep theirs."""
+    for old in tarball.parent.glob("*.tar"):
+        if old != tarball:
+            old.unlink()
+    repository = tag.split(":", 1)[0]
+    listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, check=False).stdout
+    for other in listed.split():
+        if other != tag:
+            podman("rmi", other, check=False)

@@ -1,0 +1,175 @@
+"""The multinode lab, end to end: up, check the nodes, deploy twice (changed=0), down.
+
+Runs real podman nodes with systemd and real Ansible against them; needs root.
+The steps depend on each other, so they are one ordered test module sharing a lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+
+from tenrec.exitcodes import Exit
+from tenrec.lab.lab import LabPaths
+from tenrec.paths import StateDir
+
+LAB = "itest"
+TENREC = str(Path(sys.executable).parent / "tenrec")
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab runs rootful podman: run as root"),
+    pytest.mark.skipif(shutil.which("apt-get") is None, reason="the lab host must be Debian with apt"),
+]
+
+
+def tenrec(*args: str, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([TENREC, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
+    return result
+
+
+def podman_lines(*args: str) -> list[str]:
+    out = subprocess.run(["podman", *args], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    paths = LabPaths.named(LAB)
+    tenrec("lab", "down", "--name", LAB)
+    result = tenrec("lab", "up", "--name", LAB, "--topology", "multinode")
+    assert result.returncode == Exit.OK, result.stderr
+    yield paths
+    tenrec("lab", "down", "--name", LAB)
+
+
+@pytest.fixture(scope="module")
+def config(lab):
+    return yaml.safe_load(lab.config.read_text())
+
+
+def node_host(lab: LabPaths, config: dict, name: str) -> testinfra.host.Host:
+    address = next(n["address"] for n in config["nodes"] if n["name"] == name)
+    return testinfra.get_host(f"ssh://root@{address}", ssh_identity_file=str(lab.key), ssh_extra_args=SSH_ARGS)
+
+
+def deploy_summary(lab: LabPaths) -> dict:
+    state = StateDir.for_config(lab.config)
+    return json.loads((state.logs / "deploy-last.json").read_text())
+
+
+def test_lab_gives_four_systemd_nodes_over_ssh(lab, config):
+    assert [n["name"] for n in config["nodes"]] == ["ctl1", "net1", "cmp1", "sto1"]
+    for node in config["nodes"]:
+        host = node_host(lab, config, node["name"])
+        assert host.check_output("hostname") == node["name"]
+        assert host.check_output("ps -o comm= -p 1") == "systemd"
+        state = host.run("systemctl is-system-running --wait").stdout.strip()
+        assert state in ("running", "degraded"), state
+
+
+def test_lab_up_again_is_idempotent_and_status_reports_running(lab, config):
+    result = tenrec("lab", "up", "--name", LAB, "--topology", "multinode")
+    assert result.returncode == Exit.OK, result.stderr
+    assert "creating" not in result.stdout
+    status = tenrec("lab", "status", "--name", LAB)
+    assert status.returncode == Exit.OK
+    assert status.stdout.count("running") == 4
+
+
+def test_lab_up_with_another_topology_is_refused(lab):
+    result = tenrec("lab", "up", "--name", LAB, "--topology", "aio")
+    assert result.returncode == Exit.HOST_UNSUITABLE
+    assert "lab down" in result.stderr
+
+
+def test_check_nodes_reports_the_decisions(lab, config):
+    result = tenrec("check", "--nodes", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert "Every node is ready." in result.stdout
+    nodes = json.loads((StateDir.for_config(lab.config).logs / "nodes.json").read_text())
+    assert [n["name"] for n in nodes] == ["ctl1", "net1", "cmp1", "sto1"]
+    for node in nodes:
+        facts, decisions = node["facts"], node["decisions"]
+        assert node["reachable"] and node["problems"] == []
+        assert facts["distribution"] == "debian" and facts["distribution_version"] == "12"
+        assert facts["container"] == "podman" and facts["pid1"] == "systemd"
+        # Each decision follows what the node really has.
+        assert decisions["virt_type"] == ("kvm" if facts["kvm_usable"] else "qemu")
+        assert decisions["ovs_datapath"] == ("system" if facts["kernel_features"]["openvswitch"] else "netdev")
+        assert decisions["volume_backend"] == ("lvm" if facts["kernel_features"]["device_mapper"] else "file")
+        assert decisions["iscsi_target"] == "tgt"
+        if facts["kvm_device"] and not facts["kvm_usable"]:
+            assert facts["kvm_reason"], "an unusable /dev/kvm says why"
+
+
+def test_first_deploy_succeeds(lab):
+    result = tenrec("deploy", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    summary = deploy_summary(lab)
+    assert summary["failures"] == []
+    assert set(summary["stats"]) == {"ctl1", "net1", "cmp1", "sto1"}
+    assert "Full log:" in result.stdout
+
+
+def test_second_deploy_changes_nothing(lab):
+    result = tenrec("deploy", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    summary = deploy_summary(lab)
+    changed = {host: stats["changed"] for host, stats in summary["stats"].items()}
+    assert changed == {"ctl1": 0, "net1": 0, "cmp1": 0, "sto1": 0}
+
+
+def test_nodes_know_each_other_by_name(lab, config):
+    addresses = {n["name"]: n["address"] for n in config["nodes"]}
+    host = node_host(lab, config, "cmp1")
+    for name, address in addresses.items():
+        assert host.check_output(f"getent hosts {name}").split()[0] == address
+
+
+def test_time_sync_follows_the_controller(lab, config):
+    controller = config["nodes"][0]["address"]
+    for name in ("ctl1", "net1", "cmp1", "sto1"):
+        host = node_host(lab, config, name)
+        chrony = host.service("chrony")
+        assert chrony.is_running and chrony.is_enabled
+        # Lab nodes are containers: chronyd must not steer the host's clock.
+        assert host.file("/etc/default/chrony").contains(" -x")
+    sources = node_host(lab, config, "cmp1").check_output("chronyc -n sources")
+    assert controller in sources
+
+
+def test_forwarding_only_where_traffic_is_routed(lab, config):
+    expected = {"ctl1": "0", "net1": "1", "cmp1": "1", "sto1": "0"}
+    for name, value in expected.items():
+        host = node_host(lab, config, name)
+        assert host.sysctl("net.ipv4.ip_forward") == int(value)
+        assert host.file("/etc/sysctl.d/60-tenrec.conf").contains(f"net.ipv4.ip_forward={value}")
+
+
+def test_base_packages_installed(lab, config):
+    host = node_host(lab, config, "sto1")
+    for package in ("python3-venv", "chrony", "ca-certificates", "curl"):
+        assert host.package(package).is_installed, package
+
+
+def test_lab_down_leaves_nothing_behind(lab):
+    ids = podman_lines("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label=tenrec.lab={LAB}")
+    assert len(ids) == 4
+    result = tenrec("lab", "down", "--name", LAB)
+    assert result.returncode == Exit.OK, result.stderr
+    assert podman_lines("ps", "--all", "--quiet", "--filter", f"label=tenrec.lab={LAB}") == []
+    assert podman_lines("network", "ls", "--quiet", "--filter", f"label=tenrec.lab={LAB}") == []
+    mounts = Path("/proc/mounts").read_text()
+    assert not any(container_id in mounts for container_id in ids)
+    assert not lab.root.exists()
