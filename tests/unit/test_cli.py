@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tenrec.exitcodes import Exit
@@ -144,3 +146,23 @@ def test_unreachable_nodes_exit_3(tmp_path):
     )
     assert result.returncode == Exit.NODES_NOT_READY, result.stdout + result.stderr
     assert "cloud1: unreachable" in result.stderr
+
+
+def test_lab_needs_root_and_says_so(tmp_path):
+    """Not root: a clear error and exit 4, before anything is installed or created."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("needs unshare to run without root")
+    # A new user namespace without a mapping: the process is uid 65534, files stay readable.
+    result = subprocess.run(
+        [unshare, "--user", sys.executable, "-m", "tenrec", "lab", "up"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "installer"), "HOME": str(tmp_path)},
+    )
+    if "Operation not permitted" in result.stderr and "unshare" in result.stderr:
+        pytest.skip("user namespaces are not allowed here")
+    assert result.returncode == Exit.HOST_UNSUITABLE, result.stdout + result.stderr
+    assert "run `tenrec lab up` as root" in result.stderr
+    assert not (tmp_path / ".local/share/tenrec/labs").exists()
