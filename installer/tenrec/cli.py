@@ -16,7 +16,8 @@ from tenrec import __version__
 from tenrec.config import ConfigError, Deployment, load_config
 from tenrec.exitcodes import Exit
 from tenrec.inventory import write_inventory
-from tenrec.lab.host import LabHostError
+from tenrec.lab.host import LabHostError, prepare_host
+from tenrec.lab.image import ensure_image
 from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
 from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
@@ -142,8 +143,17 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
+    if args.action == "ensure" and args.file:
+        # A secrets file outside any deployment (molecule scenarios use this).
+        added = ensure_secrets(Path(args.file))
+        console.print(f"generated {len(added)} secret(s)" if added else "no secret missing")
+        return Exit.OK
     path = resolve_config(args.config)
     state = StateDir.for_config(path)
+    if args.action == "ensure":
+        added = ensure_secrets(state.secrets)
+        console.print(f"generated {len(added)} secret(s)" if added else "no secret missing")
+        return Exit.OK
     if args.action == "list":
         values = read_secrets(state.secrets)
         table = Table(title=f"{state.secrets} (values are never shown)")
@@ -187,6 +197,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
             err.print("--computes: give 1 to 9 compute nodes")
             return Exit.INVALID_CONFIG
         return lab_up(args.name, LabSpec(args.name, args.topology, args.computes))
+    if args.action == "image":
+        # For molecule and scripts: the node image, built or imported when missing.
+        prepare_host()
+        console.print(ensure_image(lambda message: err.print(message, markup=False)), markup=False)
+        return Exit.OK
     lab = Lab(args.name)
     if args.action == "status":
         nodes = lab.status()
@@ -243,16 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument("--computes", type=int, default=1, help="compute nodes of that lab (multinode)")
 
-    secrets = verb("secrets", cmd_secrets, "list secret names, or rotate one (values are never printed)")
+    secrets = verb(
+        "secrets", cmd_secrets, "list secret names, rotate one, or create the missing ones (values are never printed)"
+    )
     config_option(secrets)
-    secrets.add_argument("action", choices=("list", "rotate"))
+    secrets.add_argument("action", choices=("list", "rotate", "ensure"))
     secrets.add_argument("name", nargs="?", help="the secret to rotate")
+    secrets.add_argument("--file", help="with ensure: a secrets file outside any deployment")
 
     lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
     lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
     up.add_argument("--topology", choices=TOPOLOGIES, default="multinode")
     up.add_argument("--computes", type=int, default=1, help="compute nodes in multinode (1-9, default 1)")
+    lab_verbs.add_parser(
+        "image",
+        help="build or import the node image and print its tag (molecule uses it)",
+        description="build or import the node image and print its tag (molecule uses it)",
+    )
     for action, text in (("up", ""), ("status", "show the lab's nodes"), ("down", "remove nodes and networks")):
         sub = up if action == "up" else lab_verbs.add_parser(action, help=text, description=text)
         sub.add_argument("--name", default=DEFAULT_LAB, help=f"lab name (default {DEFAULT_LAB})")

@@ -71,6 +71,8 @@ ff02::2\tip6-allrouters
 RECIPE_VERSION = "3"
 
 Step = Callable[[str], None]
+# A stable name for the current image, for molecule scenarios.
+LATEST = "localhost/tenrec-node:latest"
 
 
 def mirror() -> str:
@@ -153,6 +155,7 @@ def ensure_image(step: Step) -> str:
     """The node image's tag, importing or building it when podman lacks it."""
     tag = image_tag()
     if image_exists(tag):
+        podman("tag", tag, LATEST, check=False)
         return tag
     tarball = tarball_path()
     if not tarball.exists():
@@ -169,6 +172,7 @@ def ensure_image(step: Step) -> str:
     if result.returncode != 0:
         raise LabHostError(f"podman import failed: {result.stderr.strip()}")
     _prune_stale(tag, tarball)
+    podman("tag", tag, LATEST)
     return tag
 
 
@@ -180,5 +184,5 @@ def _prune_stale(tag: str, tarball: Path) -> None:
     repository = tag.split(":", 1)[0]
     listed = podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, check=False).stdout
     for other in listed.split():
-        if other != tag:
+        if other not in (tag, LATEST):
             podman("rmi", other, check=False)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Molecule's dependency step for every scenario: the lab node image (built once, then
+# cached) and the scenario's own podman network with a fixed subnet, so that platforms
+# can have fixed addresses (the podman driver's schema has no subnet field).
+set -euo pipefail
+network=$1 subnet=$2
+tenrec=$(command -v tenrec || echo "${MOLECULE_PROJECT_DIRECTORY:-.}/.venv/bin/tenrec")
+"$tenrec" lab image >/dev/null
+if ! podman network exists "$network"; then
+  podman network create --subnet "$subnet" --label tenrec.molecule="$network" "$network" >/dev/null
+fi
