@@ -144,8 +144,9 @@ class Lab:
             networks = [provider.create_network(self.name, net) for net in spec.networks()]
             nodes = place_nodes(spec.nodes(), networks)
             step(f"creating {len(nodes)} node(s)")
+            dns = next(n.gateway for n in networks if n.purpose == "management")
             for node in nodes:
-                provider.create_node(self.name, node, spec.networks(), self.paths.authorized_keys)
+                provider.create_node(self.name, node, spec.networks(), self.paths.authorized_keys, dns=dns)
         except BaseException:
             provider.destroy(self.name)  # no half-made lab
             raise

@@ -28,7 +28,9 @@ class NodeProvider(Protocol):
 
     def create_network(self, lab: str, spec: NetworkSpec) -> NetworkInfo: ...
 
-    def create_node(self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path) -> None: ...
+    def create_node(
+        self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path, dns: str | None = None
+    ) -> None: ...
 
     def nodes(self, lab: str) -> list[NodeStatus]: ...
 
@@ -60,7 +62,9 @@ class PodmanProvider:
         subnet = next(s for s in data.get("subnets", []) if "." in s["subnet"])
         return NetworkInfo(spec.purpose, spec.name, subnet["subnet"], subnet.get("gateway") if spec.routed else None)
 
-    def create_node(self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path) -> None:
+    def create_node(
+        self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path, dns: str | None = None
+    ) -> None:
         args = [
             "run",
             "--detach",
@@ -79,6 +83,10 @@ class PodmanProvider:
             "--volume",
             f"{authorized_keys}:/root/.ssh/authorized_keys:ro",
         ]
+        if dns:
+            # One resolver, on the management network: an interface that OVS takes over
+            # (the external one on a network node) must not carry the node's DNS.
+            args += ["--dns", dns]
         for net in networks:
             args += ["--network", f"{net.name}:ip={spec.addresses[net.purpose]},interface_name={net.interface}"]
         podman(*args, self.image, "/sbin/init")
