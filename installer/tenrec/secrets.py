@@ -61,6 +61,7 @@ def _catalogue() -> dict[str, Callable[[], str]]:
         "heat_auth_encryption_key": _hex32,
         "swift_hash_path_prefix": _password,
         "swift_hash_path_suffix": _password,
+        "libvirt_sasl_password": _password,
     }
     return kinds
 

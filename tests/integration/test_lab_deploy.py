@@ -20,6 +20,7 @@ import yaml
 from tenrec.exitcodes import Exit
 from tenrec.lab.lab import LabPaths
 from tenrec.paths import StateDir
+from tests.ovs_vxlan import check_vxlan
 
 LAB = "itest"
 TENREC = str(Path(sys.executable).parent / "tenrec")
@@ -161,6 +162,39 @@ def test_base_packages_installed(lab, config):
     host = node_host(lab, config, "sto1")
     for package in ("python3-venv", "chrony", "ca-certificates", "curl"):
         assert host.package(package).is_installed, package
+
+
+def test_controller_infrastructure_listens_on_management_only(lab, config):
+    address = config["nodes"][0]["address"]
+    host = node_host(lab, config, "ctl1")
+    for service, port in (("mariadb", 3306), ("rabbitmq-server", 5672), ("memcached", 11211)):
+        assert host.service(service).is_running, service
+        assert host.socket(f"tcp://{address}:{port}").is_listening, service
+        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, service
+
+
+def test_open_vswitch_where_neutron_agents_will_run(lab, config):
+    for name in ("net1", "cmp1"):
+        host = node_host(lab, config, name)
+        assert host.service("openvswitch-switch").is_running, name
+        assert host.run("ovs-vsctl br-exists br-phy").rc in (0, 2)
+    assert node_host(lab, config, "net1").run("ovs-vsctl br-exists br-ex").rc == 0
+
+
+def test_vxlan_between_network_and_compute_nodes_carries_a_ping(lab, config):
+    tunnel = {n["name"]: n["tunnel_address"] for n in config["nodes"] if "tunnel_address" in n}
+    pings = check_vxlan(node_host(lab, config, "net1"), tunnel["net1"], node_host(lab, config, "cmp1"), tunnel["cmp1"])
+    # check_vxlan raises when a ping does not come back; each direction answered.
+    assert all("bytes from" in out for out in pings.values()), pings
+
+
+def test_hypervisor_and_iscsi_target(lab, config):
+    compute = node_host(lab, config, "cmp1")
+    assert compute.run("virsh -c qemu:///system version").rc == 0
+    storage = node_host(lab, config, "sto1")
+    address = next(n["address"] for n in config["nodes"] if n["name"] == "sto1")
+    assert storage.service("tgt").is_running
+    assert storage.socket(f"tcp://{address}:3260").is_listening
 
 
 def test_lab_down_leaves_nothing_behind(lab):
