@@ -20,6 +20,7 @@ import yaml
 from tenrec.exitcodes import Exit
 from tenrec.lab.lab import LabPaths
 from tenrec.paths import StateDir
+from tests.node_checks import assert_listens_only_on, assert_running
 from tests.ovs_vxlan import check_vxlan
 
 LAB = "itest"
@@ -168,9 +169,8 @@ def test_controller_infrastructure_listens_on_management_only(lab, config):
     address = config["nodes"][0]["address"]
     host = node_host(lab, config, "ctl1")
     for service, port in (("mariadb", 3306), ("rabbitmq-server", 5672), ("memcached", 11211)):
-        assert host.service(service).is_running, service
-        assert host.socket(f"tcp://{address}:{port}").is_listening, service
-        assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening, service
+        assert_running(host, service)
+        assert_listens_only_on(host, address, port)
 
 
 def test_open_vswitch_where_neutron_agents_will_run(lab, config):
@@ -190,11 +190,12 @@ def test_vxlan_between_network_and_compute_nodes_carries_a_ping(lab, config):
 
 def test_hypervisor_and_iscsi_target(lab, config):
     compute = node_host(lab, config, "cmp1")
+    assert_running(compute, "libvirtd")
     assert compute.run("virsh -c qemu:///system version").rc == 0
     storage = node_host(lab, config, "sto1")
-    address = next(n["address"] for n in config["nodes"] if n["name"] == "sto1")
-    assert storage.service("tgt").is_running
-    assert storage.socket(f"tcp://{address}:3260").is_listening
+    assert_running(storage, "tgt")
+    # No storage network in the lab: the target listens on the management address.
+    assert_listens_only_on(storage, next(n["address"] for n in config["nodes"] if n["name"] == "sto1"), 3260)
 
 
 def test_lab_down_leaves_nothing_behind(lab):

@@ -7,6 +7,8 @@ import re
 import pytest
 import testinfra
 
+from tests.node_checks import assert_listens_only_on, assert_running
+
 testinfra_hosts = ["mol-iscsi-sto"]
 
 STORAGE = "10.201.6.11"
@@ -52,15 +54,11 @@ def lun(host):
 
 
 def test_tgt_installed_enabled_running(host):
-    assert host.package("tgt").is_installed
-    service = host.service("tgt")
-    assert service.is_enabled and service.is_running
+    assert_running(host, "tgt", "tgt")
 
 
 def test_listens_on_storage_address_only(host):
-    assert host.socket(f"tcp://{STORAGE}:{PORT}").is_listening
-    listeners = host.check_output(f"ss -Hltn 'sport = :{PORT}'").splitlines()
-    assert [line.split()[3] for line in listeners] == [f"{STORAGE}:{PORT}"]
+    assert_listens_only_on(host, STORAGE, PORT)
 
 
 def test_target_files_come_from_the_drop_in_directories(host):

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.node_checks import assert_listens_only_on, assert_running
+
 ADDRESS = "10.201.2.11"
 NETWORK_HOST = "10.201.2.0/255.255.255.0"
 
@@ -31,17 +33,11 @@ def tcp_sql(host, user, password, database, statement):
 
 
 def test_installed_enabled_running(host):
-    assert host.package("mariadb-server").is_installed
-    assert host.package("python3-pymysql").is_installed
-    service = host.service("mariadb")
-    assert service.is_running and service.is_enabled
+    assert_running(host, "mariadb", "mariadb-server", "python3-pymysql")
 
 
 def test_listens_on_management_address_only(host):
-    assert host.socket(f"tcp://{ADDRESS}:3306").is_listening
-    assert not host.socket("tcp://0.0.0.0:3306").is_listening
-    assert not host.socket("tcp://127.0.0.1:3306").is_listening
-    assert not host.socket("tcp://:::3306").is_listening
+    assert_listens_only_on(host, ADDRESS, 3306)
 
 
 def test_config_file_applied(host):

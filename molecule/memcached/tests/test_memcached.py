@@ -1,18 +1,16 @@
 """memcached: running, on the management address only, and storing what it is given."""
 
+from tests.node_checks import assert_listens_only_on, assert_running
+
 ADDRESS = "10.201.1.11"
 
 
 def test_installed_enabled_running(host):
-    assert host.package("memcached").is_installed
-    service = host.service("memcached")
-    assert service.is_running and service.is_enabled
+    assert_running(host, "memcached", "memcached")
 
 
 def test_listens_on_management_address_only(host):
-    assert host.socket(f"tcp://{ADDRESS}:11211").is_listening
-    assert not host.socket("tcp://0.0.0.0:11211").is_listening
-    assert not host.socket("tcp://127.0.0.1:11211").is_listening
+    assert_listens_only_on(host, ADDRESS, 11211)
 
 
 # Talks the memcached text protocol from the node itself.

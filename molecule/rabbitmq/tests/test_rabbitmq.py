@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.node_checks import assert_running, listening_addresses
+
 ADDRESS = "10.201.3.11"
 ANYWHERE = ("0.0.0.0", "127.0.0.1", "::")
 
@@ -22,39 +24,31 @@ def rabbitmqctl(host, *args):
     return host.run("rabbitmqctl -q " + " ".join(shlex.quote(arg) for arg in args))
 
 
-def listening(host, port):
-    """Local addresses with a listening TCP socket on the port, from ss inside the node."""
-    out = host.check_output(f"ss -Hltn 'sport = :{port}'")
-    return {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in out.splitlines()}
-
-
 def test_installed_enabled_running(host):
-    assert host.package("rabbitmq-server").is_installed
-    service = host.service("rabbitmq-server")
-    assert service.is_running and service.is_enabled
+    assert_running(host, "rabbitmq-server", "rabbitmq-server")
 
 
 def test_amqp_on_management_address_only(host):
     assert host.socket(f"tcp://{ADDRESS}:5672").is_listening
     for address in ANYWHERE:
         assert not host.socket(f"tcp://{address}:5672").is_listening
-    assert listening(host, 5672) == {ADDRESS}
+    assert listening_addresses(host, 5672) == {ADDRESS}
 
 
 def test_erlang_distribution_on_management_address_only(host):
-    assert listening(host, 25672) == {ADDRESS}
+    assert listening_addresses(host, 25672) == {ADDRESS}
 
 
 def test_epmd_on_loopback_and_management_address_only(host):
     # Loopback stays: every Erlang VM registers with its local epmd there.
-    assert listening(host, 4369) == {"127.0.0.1", ADDRESS}
+    assert listening_addresses(host, 4369) == {"127.0.0.1", ADDRESS}
 
 
 def test_no_plugin_enabled(host):
     assert host.file("/etc/rabbitmq/enabled_plugins").content_string.strip() == "[]."
     # -m: names only; -E: explicitly enabled, as the running node reports them.
     assert host.check_output("rabbitmq-plugins -q list -m -E") == ""
-    assert not listening(host, 15672)
+    assert not listening_addresses(host, 15672)
 
 
 def test_guest_removed(host):
