@@ -33,8 +33,13 @@ SERVICE_USERS = (
 )
 
 
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
 def _password() -> str:
-    return secrets.token_urlsafe(24)
+    # Letters and digits only (about 190 bits): a leading '-' made rabbitmqctl read a
+    # password as an option, and URLs and INI files need no quoting this way.
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(32))
 
 
 def _erlang_cookie() -> str:

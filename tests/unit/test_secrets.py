@@ -26,6 +26,15 @@ def test_generated_with_mode_0600_and_all_names(tmp_path):
     assert all(len(v) >= 32 for v in values.values())
 
 
+def test_values_are_safe_on_command_lines_and_in_urls(tmp_path):
+    # Generate many: a leading '-' once made rabbitmqctl take a password for an option.
+    for round_ in range(20):
+        path = tmp_path / f"secrets-{round_}.yml"
+        ensure_secrets(path)
+        for name, value in read_secrets(path).items():
+            assert value.isalnum(), name
+
+
 def test_special_formats(tmp_path):
     path = tmp_path / "secrets.yml"
     ensure_secrets(path)
