@@ -2,24 +2,16 @@
 address only and behind SASL, the default network off, the libvirt group's access, and a
 tiny emulated guest (Debian kernel + busybox initramfs) that boots and prints a marker."""
 
-import importlib.util
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
+
+from tests import guest_image
 
 ADDRESS = "10.201.5.11"
 PORT = 16509
 MIGRATION_URI = f"qemu+tcp://{ADDRESS}/system"
-
-# The guest builder lives in the project's tests/ (not a package): load it by path.
-_BUILDER = Path(__file__).resolve().parents[3] / "tests" / "guest_image.py"
-_spec = importlib.util.spec_from_file_location("guest_image", _BUILDER)
-guest_image = importlib.util.module_from_spec(_spec)
-sys.modules["guest_image"] = guest_image
-_spec.loader.exec_module(guest_image)
 
 
 PACKAGES = ("libvirt-daemon-system", "qemu-system-x86", "qemu-utils", "ovmf", "python3-libvirt", "sasl2-bin")
