@@ -1,4 +1,4 @@
-"""The tenrec command: check, inventory, deploy, secrets, lab."""
+"""The tenrec command: check, inventory, deploy, verify, secrets, lab."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
 from tenrec.runner import print_summary, run_playbook
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
+from tenrec.verify import Context, SelectionError, deployed_services, registry, select
+from tenrec.verify.cloud import NoCloud, clouds_file, connect, readable_by_others
+from tenrec.verify.report import perform
 
 # Logs and CI are no terminal; tables there still get room to be read.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
@@ -171,6 +174,20 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    state = StateDir.for_config(path)
+    checks = select(registry(), deployed_services(config), args.only or ())
+    conn = connect(state, args.os_cloud)
+    if not args.os_cloud and readable_by_others(clouds_file(state)):
+        warning = f"warning: {clouds_file(state)} holds the admin password and is readable by others"
+        err.print(warning, style="yellow", markup=False)
+    cloud = f"cloud {args.os_cloud!r}" if args.os_cloud else f"deployment {config.name!r}"
+    title = f"verify {cloud}: {conn.config.get_auth_args().get('auth_url', '?')}, region {conn.config.region_name}"
+    return perform(checks, Context(conn), state, console, keep=args.keep, title=title)
+
+
 def lab_up(name: str, spec: LabSpec) -> int:
     started = time.monotonic()
     lab = Lab(name)
@@ -227,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenrec",
         description="Deploy a real OpenStack cloud onto Debian 12 nodes.",
-        epilog="Exit codes: 0 ok, 1 failed, 2 invalid config, 3 nodes not ready, 4 host unsuitable.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 invalid config, 3 nodes not ready, 4 host unsuitable, 5 not deployed.",
     )
     parser.add_argument("--version", action="version", version=f"tenrec {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -266,6 +283,29 @@ def build_parser() -> argparse.ArgumentParser:
     secrets.add_argument("name", nargs="?", help="the secret to rotate")
     secrets.add_argument("--file", help="with ensure: a secrets file outside any deployment")
 
+    verify = verb(
+        "verify",
+        cmd_verify,
+        "check the deployed cloud through its APIs (token, catalog endpoints, image upload, placement, ...); "
+        "one row per check, everything created is removed again",
+    )
+    config_option(verify)
+    verify.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        metavar="PATTERN",
+        help="run only the checks matching these patterns (e.g. 'image', 'identity/endpoints/*'), "
+        "with the checks they need",
+    )
+    verify.add_argument("--keep", action="store_true", help="do not remove what the checks created; list it")
+    verify.add_argument(
+        "--os-cloud",
+        metavar="NAME",
+        help="use cloud NAME from the usual clouds.yaml search instead of the deployment's .tenrec/clouds.yaml",
+    )
+    verify.epilog = "Exit codes: 0 every check passed, 1 a check or a cleanup failed, 5 not deployed yet."
+
     lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
     lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
@@ -294,6 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecretsError as error:
         err.print(f"[red]secrets: {error}[/]")
         return Exit.INVALID_CONFIG
+    except SelectionError as error:
+        err.print(str(error), style="red", markup=False)
+        return Exit.INVALID_CONFIG
+    except NoCloud as error:
+        err.print(str(error), style="red", markup=False)
+        return Exit.NOT_DEPLOYED
     except LabHostError as error:
         err.print(f"[red]lab: {error}[/]")
         return Exit.HOST_UNSUITABLE
