@@ -40,6 +40,9 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
     interface = node.external_interface or (external.interface if external else None)
     if "network" in node.roles and interface:
         found["tenrec_external_interface"] = interface
+    host_overrides = node.overrides.layers() if node.overrides else {}
+    if host_overrides:
+        found["tenrec_host_config_overrides"] = host_overrides
     return found
 
 
@@ -56,6 +59,8 @@ def group_vars(config: Deployment) -> dict[str, Any]:
         "tenrec_options": config.options.model_dump(),
         "tenrec_services": config.enabled_services(),
         "tenrec_node_roles": list(NODE_ROLES),
+        # Layered over each service role's config files (plugins/filter/openstack_config.py).
+        "tenrec_config_overrides": config.overrides.layers() if config.overrides else {},
     }
     if not config.ssh.verify_host_keys:
         found["ansible_ssh_common_args"] = LAB_SSH_ARGS

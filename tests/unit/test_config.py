@@ -10,6 +10,7 @@ import yaml
 
 from tenrec.config import ConfigError, load_config, load_text
 from tenrec.config.load import validate
+from tenrec.config.model import OPENSTACK_SERVICES, OPTIONAL_SERVICES, ConfigOverrides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -297,3 +298,141 @@ def test_not_a_mapping():
     with pytest.raises(ConfigError) as caught:
         load_text("- just\n- a list\n")
     assert "must be a mapping" in caught.value.problems[0].message
+
+
+# --- overrides: layers over the service roles' config files ------------------------------
+
+OVERRIDES = {
+    "all": {"DEFAULT": {"debug": True}, "oslo_messaging_rabbit": {"heartbeat_rate": 3, "amqp_durable_queues": None}},
+    "keystone": {"keystone.conf": {"token": {"expiration": 7200}, "cache": None}, "keystone-paste.ini": None},
+    "nova": {"nova.conf": {"pci": {"alias": ["a", "b"]}, "DEFAULT": {"cpu_allocation_ratio": 4.0}}},
+}
+
+
+def test_overrides_are_accepted_with_their_values_kept():
+    data = changed(overrides=copy.deepcopy(OVERRIDES))
+    data["nodes"][2]["overrides"] = {"all": {"DEFAULT": {"debug": False}}, "nova": {"nova.conf": {"libvirt": None}}}
+    model, problems = validate(data)
+    assert problems == [] and model is not None
+    assert model.overrides is not None and model.overrides.layers() == OVERRIDES
+    # Types survive: booleans stay booleans, null stays null (it removes the option).
+    assert model.overrides.layers()["all"]["DEFAULT"]["debug"] is True
+    assert model.overrides.layers()["all"]["oslo_messaging_rabbit"]["amqp_durable_queues"] is None
+    assert model.nodes[2].overrides is not None
+    assert model.nodes[2].overrides.layers() == {
+        "all": {"DEFAULT": {"debug": False}},
+        "nova": {"nova.conf": {"libvirt": None}},
+    }
+    assert model.nodes[0].overrides is None
+
+
+def test_overrides_may_be_left_empty():
+    # `overrides:` with every entry commented out is YAML null.
+    data = changed()
+    data["overrides"] = None
+    data["nodes"][0]["overrides"] = None
+    model, problems = validate(data)
+    assert problems == [] and model is not None
+    assert model.overrides is None and model.nodes[0].overrides is None
+
+
+def test_unknown_service_in_overrides_lists_the_known_ones():
+    found = problems_of(changed(overrides={"keystne": {"keystone.conf": {}}}))
+    known = "all, keystone, glance, placement, nova, neutron, cinder, swift, horizon, heat, ceilometer, gnocchi"
+    assert "unknown field 'keystne'" in found["overrides.keystne"]
+    assert f"known here: {known}" in found["overrides.keystne"]
+
+
+def test_unknown_service_in_node_overrides():
+    data = changed()
+    data["nodes"][2]["overrides"] = {"novva": {}}
+    found = problems_of(data)
+    assert "unknown field 'novva'" in found["nodes[2].overrides.novva"]
+
+
+def test_file_names_must_be_plain():
+    found = problems_of(changed(overrides={"nova": {"../nova.conf": {}, "/etc/nova/nova.conf": None}}))
+    assert "'../nova.conf' is not a plain file name" in found["overrides.nova.../nova.conf.[key]"]
+    assert "give the file's name only, e.g. nova.conf" in found["overrides.nova.../nova.conf.[key]"]
+    assert "is not a plain file name" in found["overrides.nova./etc/nova/nova.conf.[key]"]
+
+
+def test_sections_written_under_a_service_without_a_file_get_the_fix():
+    found = problems_of(changed(overrides={"keystone": {"DEFAULT": {"debug": True}}}))
+    problem = found["overrides.keystone.DEFAULT.debug"]
+    assert "must be a mapping of options, not true" in problem
+    assert "under a service the file comes first" in problem
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path", "expected"),
+    [
+        ({"all": "debug"}, "overrides.all", "must be a mapping of sections, not 'debug'"),
+        ({"all": {"DEFAULT": ["debug"]}}, "overrides.all.DEFAULT", "must be a mapping of options, not a list"),
+        ({"nova": "nova.conf"}, "overrides.nova", "must be a mapping of config files, not 'nova.conf'"),
+        ({"nova": {"nova.conf": 1}}, "overrides.nova.nova.conf", "must be a mapping of sections, not 1"),
+        (
+            {"all": {"DEFAULT": {"debug": {"on": True}}}},
+            "overrides.all.DEFAULT.debug",
+            "an option value is text, a number or true/false, not a mapping",
+        ),
+        (
+            {"all": {"DEFAULT": {"hosts": ["a", None]}}},
+            "overrides.all.DEFAULT.hosts",
+            "a list value holds text, a number or true/false, not null",
+        ),
+        ({"all": {"DEFAULT": {"banner": "a\nb"}}}, "overrides.all.DEFAULT.banner", "has a line break"),
+        ({"all": {"DEFAULT": {"a=b": 1}}}, "overrides.all.DEFAULT.a=b.[key]", "not a usable option name ('=')"),
+        ({"all": {"[x]": {"a": 1}}}, "overrides.all.[x].[key]", "not a usable section name ('[', ']')"),
+    ],
+)
+def test_override_shapes_and_values_are_checked(overrides, path, expected):
+    found = problems_of(changed(overrides=overrides))
+    assert expected in found[path], found
+
+
+def test_every_override_problem_is_reported_at_once():
+    data = changed(
+        overrides={
+            "all": {"DEFAULT": {"debug": {"x": 1}}, "bad": "x"},
+            "glance": {"glance/api.conf": {}},
+            "nova": {"nova.conf": {"DEFAULT": {"a": [[1]]}}},
+            "heatt": {},
+        },
+        release="2030.1",
+    )
+    data["nodes"][1]["overrides"] = {"neutron": {"neutron.conf": {"DEFAULT": "x"}}}
+    found = problems_of(data)
+    assert {
+        "overrides.all.DEFAULT.debug",
+        "overrides.all.bad",
+        "overrides.glance.glance/api.conf.[key]",
+        "overrides.nova.nova.conf.DEFAULT.a",
+        "overrides.heatt",
+        "nodes[1].overrides.neutron.neutron.conf.DEFAULT",
+        "release",
+    } <= set(found)
+
+
+def test_overrides_read_from_yaml_keep_null_and_types(tmp_path):
+    path = tmp_path / "tenrec.yml"
+    text = yaml.safe_dump(VALID) + (
+        "overrides:\n"
+        "  all:\n"
+        "    DEFAULT: {debug: true, log_dir: ~}\n"
+        "  keystone:\n"
+        "    keystone.conf:\n"
+        "      token: {expiration: 7200}\n"
+    )
+    path.write_text(text)
+    config = load_config(path)
+    assert config.overrides is not None
+    assert config.overrides.layers() == {
+        "all": {"DEFAULT": {"debug": True, "log_dir": None}},
+        "keystone": {"keystone.conf": {"token": {"expiration": 7200}}},
+    }
+
+
+def test_overrides_know_every_openstack_service():
+    assert tuple(ConfigOverrides.model_fields) == ("all", *OPENSTACK_SERVICES)
+    assert set(OPTIONAL_SERVICES) < set(OPENSTACK_SERVICES)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from tenrec.config import load_config
+from tenrec.config.model import Deployment
 from tenrec.inventory import write_inventory
 from tenrec.paths import StateDir
 from tenrec.secrets import ensure_secrets
@@ -17,7 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def generate(tmp_path: Path, sample: str) -> tuple[dict, dict, StateDir]:
-    config = load_config(REPO / "inventory" / sample / "tenrec.yml")
+    return written(load_config(REPO / "inventory" / sample / "tenrec.yml"), tmp_path)
+
+
+def written(config: Deployment, tmp_path: Path) -> tuple[dict, dict, StateDir]:
     state = StateDir(tmp_path / ".tenrec")
     state.create()
     ensure_secrets(state.secrets)
@@ -82,3 +89,85 @@ def test_regeneration_leaves_unchanged_files_alone(tmp_path):
     config = load_config(REPO / "inventory/aio/tenrec.yml")
     write_inventory(config, state, source="test")
     assert hosts_file.stat().st_mtime_ns == before
+
+
+def generate_with(tmp_path: Path, sample: str, edit) -> tuple[dict, dict, StateDir]:
+    """Like generate(), for the sample config changed by edit(data)."""
+    data = yaml.safe_load((REPO / "inventory" / sample / "tenrec.yml").read_text())
+    edit(data)
+    path = tmp_path / "tenrec.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return written(load_config(path), tmp_path)
+
+
+def with_overrides(data: dict) -> None:
+    data["overrides"] = {
+        "all": {"DEFAULT": {"debug": True, "log_dir": None}},
+        "keystone": {"keystone.conf": {"token": {"expiration": 7200}}},
+    }
+    for node in data["nodes"]:
+        if node["name"] == "cmp2":
+            node["overrides"] = {"nova": {"nova.conf": {"libvirt": {"cpu_mode": "host-passthrough"}}}}
+
+
+def test_config_overrides_are_always_in_group_vars(tmp_path):
+    _, group, _ = generate(tmp_path, "aio")
+    assert group["tenrec_config_overrides"] == {}
+
+
+def test_overrides_reach_group_and_host_vars(tmp_path):
+    hosts, group, _ = generate_with(tmp_path, "multinode", with_overrides)
+    assert group["tenrec_config_overrides"] == {
+        "all": {"DEFAULT": {"debug": True, "log_dir": None}},  # null stays: it removes the option
+        "keystone": {"keystone.conf": {"token": {"expiration": 7200}}},
+    }
+    nodes = hosts["all"]["hosts"]
+    assert nodes["cmp2"]["tenrec_host_config_overrides"] == {
+        "nova": {"nova.conf": {"libvirt": {"cpu_mode": "host-passthrough"}}}
+    }
+    # Only nodes with overrides get the variable; the others use the role default ({}).
+    assert [name for name, node in nodes.items() if "tenrec_host_config_overrides" in node] == ["cmp2"]
+
+
+def test_empty_node_overrides_write_nothing(tmp_path):
+    def edit(data: dict) -> None:
+        data["nodes"][0]["overrides"] = {"nova": None}
+
+    hosts, _, _ = generate_with(tmp_path, "aio", edit)
+    assert "tenrec_host_config_overrides" not in hosts["all"]["hosts"]["cloud1"]
+
+
+def test_ansible_layers_the_generated_overrides(tmp_path):
+    """tenrec.yml -> inventory -> Ansible variables -> tenrec.cloud.layer_config, per host."""
+    _, _, state = generate_with(tmp_path, "multinode", with_overrides)
+    role = {"nova.conf": {"DEFAULT": {"debug": False, "log_dir": "/var/log/nova"}, "libvirt": {"cpu_mode": "none"}}}
+    (tmp_path / "role.json").write_text(json.dumps({"role_config": role}))
+    expression = (
+        "role_config | tenrec.cloud.layer_config('nova', 'nova.conf', tenrec_config_overrides,"
+        " tenrec_host_config_overrides | default({}))"
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+    }
+    # debug runs on the controller: no node is contacted.
+    ansible = str(Path(sys.executable).parent / "ansible")
+    task = ["-m", "ansible.builtin.debug", "-a", f"msg={{{{ {expression} }}}}"]
+    done = subprocess.run(
+        [ansible, "cmp1:cmp2", "-i", str(state.inventory), "-e", f"@{tmp_path / 'role.json'}", *task],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout, done.stderr
+    results = json.loads(done.stdout)["plays"][0]["tasks"][0]["hosts"]
+    assert results["cmp1"]["msg"] == {"nova.conf": {"DEFAULT": {"debug": True}, "libvirt": {"cpu_mode": "none"}}}
+    assert results["cmp2"]["msg"] == {
+        "nova.conf": {"DEFAULT": {"debug": True}, "libvirt": {"cpu_mode": "host-passthrough"}}
+    }

@@ -7,16 +7,17 @@ Both run on every load so that all problems are reported together.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import netaddr
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 RELEASES: tuple[str, ...] = ("2026.1", "2026.2")
 DEFAULT_RELEASE = "2026.2"
 NODE_ROLES: tuple[str, ...] = ("controller", "network", "compute", "storage")
 OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "ceilometer", "gnocchi")
+OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -124,6 +125,97 @@ def _check_roles(value: list[str]) -> list[str]:
     return value
 
 
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+def _check_option_value(value: Any) -> Any:
+    if value is None:
+        return value
+    in_list = isinstance(value, list)
+    for item in value if in_list else [value]:
+        if not isinstance(item, str | int | float | bool):
+            raise invalid(
+                f"{'a list value holds' if in_list else 'an option value is'} text, a number or true/false,"
+                f" not {_describe(item)}",
+                "give a string, number, true/false or a list of those; `~` removes the option"
+                " (under `all` the section comes first: `all: {DEFAULT: {debug: true}}`)",
+            )
+        if isinstance(item, str) and ("\n" in item or "\r" in item):
+            raise invalid(
+                "the value has a line break, which oslo.config does not read reliably", "write it on one line"
+            )
+    return value
+
+
+def _check_config_name(value: Any, what: str, forbidden: str, not_first: str = "") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(f"{_describe(value)} is not a usable {what}", f"write the {what} as text (quote it in YAML)")
+    bad = sorted({c for c in value if c in forbidden or not c.isprintable()})
+    if value[0] in not_first:
+        bad.insert(0, value[0])
+    if bad or value != value.strip():
+        shown = ", ".join(repr(c) for c in bad) or "spaces at an end"
+        raise invalid(f"'{value}' is not a usable {what} ({shown})", f"write the {what} as oslo.config spells it")
+    return value
+
+
+def _check_section_name(value: Any) -> str:
+    return _check_config_name(value, "section name", "[]")
+
+
+def _check_option_name(value: Any) -> str:
+    return _check_config_name(value, "option name", "=:", not_first="#;[")
+
+
+def _check_file_name(value: Any) -> str:
+    name = _check_config_name(value, "file name", "")
+    if "/" in name or name in (".", ".."):
+        raise invalid(
+            f"'{name}' is not a plain file name",
+            "give the file's name only, e.g. nova.conf: tenrec writes it into the service's /etc directory",
+        )
+    return name
+
+
+def _mapping_of(what: str, example: str) -> Any:
+    """A check that runs before the mapping's own validation, to name the shape expected."""
+
+    def check(value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise invalid(f"must be a mapping of {what}, not {_describe(value)}", f"write it like {example}")
+        return value
+
+    return check
+
+
+# tenrec.yml `overrides`: {all: {SECTION: {OPTION: VALUE}}, SERVICE: {FILE: {SECTION: {OPTION: VALUE}}}}
+_FILE_FIRST = "`nova: {nova.conf: {DEFAULT: {debug: true}}}` (under a service the file comes first)"
+_Options = dict[Annotated[Any, AfterValidator(_check_option_name)], Annotated[Any, AfterValidator(_check_option_value)]]
+_SectionName = Annotated[Any, AfterValidator(_check_section_name)]
+Sections = Annotated[
+    dict[_SectionName, Annotated[_Options | None, BeforeValidator(_mapping_of("options", "`DEFAULT: {debug: true}`"))]],
+    BeforeValidator(_mapping_of("sections", "`all: {DEFAULT: {debug: true}}`")),
+]
+Files = Annotated[
+    dict[
+        Annotated[Any, AfterValidator(_check_file_name)],
+        Annotated[
+            dict[_SectionName, Annotated[_Options | None, BeforeValidator(_mapping_of("options", _FILE_FIRST))]] | None,
+            BeforeValidator(_mapping_of("sections", _FILE_FIRST)),
+        ],
+    ],
+    BeforeValidator(_mapping_of("config files", _FILE_FIRST)),
+]
+
 Address = Annotated[str, AfterValidator(_check_address)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 HostName = Annotated[str, AfterValidator(_check_hostname)]
@@ -164,6 +256,27 @@ class SshSettings(Strict):
     verify_host_keys: bool = True
 
 
+class ConfigOverrides(Strict):
+    """Layers over the service roles' config files: `all` goes into each service's main file."""
+
+    all: Sections | None = None
+    keystone: Files | None = None
+    glance: Files | None = None
+    placement: Files | None = None
+    nova: Files | None = None
+    neutron: Files | None = None
+    cinder: Files | None = None
+    swift: Files | None = None
+    horizon: Files | None = None
+    heat: Files | None = None
+    ceilometer: Files | None = None
+    gnocchi: Files | None = None
+
+    def layers(self) -> dict[str, Any]:
+        """The layers given, as playbooks read them (null options stay: they remove)."""
+        return {name: value for name, value in self if value is not None}
+
+
 class Node(Strict):
     name: HostName
     address: Address
@@ -172,6 +285,7 @@ class Node(Strict):
     storage_address: Address | None = None
     external_interface: InterfaceName | None = None
     ssh_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    overrides: ConfigOverrides | None = None
 
 
 class Options(Strict):
@@ -202,6 +316,7 @@ class Deployment(Strict):
     nodes: Annotated[list[Node], Field(min_length=1)]
     options: Options = Options()
     services: Services = Services()
+    overrides: ConfigOverrides | None = None
 
     def nodes_with(self, role: str) -> list[Node]:
         return [node for node in self.nodes if role in node.roles]
