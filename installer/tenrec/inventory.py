@@ -46,7 +46,7 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
     return found
 
 
-def group_vars(config: Deployment) -> dict[str, Any]:
+def group_vars(config: Deployment, state: StateDir | None = None) -> dict[str, Any]:
     networks = {name: net.model_dump(exclude_none=True) for name, net in config.networks if net is not None}
     # Undeclared tunnel and storage networks share the management network.
     for name in ("tunnel", "storage"):
@@ -61,7 +61,11 @@ def group_vars(config: Deployment) -> dict[str, Any]:
         "tenrec_node_roles": list(NODE_ROLES),
         # Layered over each service role's config files (plugins/filter/openstack_config.py).
         "tenrec_config_overrides": config.overrides.layers() if config.overrides else {},
+        "tenrec_ca_certificate_files": list(config.ca_certificates),
     }
+    if state is not None:
+        # The operator's clouds.yaml and admin-openrc.sh are written here after a deploy.
+        found["tenrec_state_dir"] = str(state.root)
     if not config.ssh.verify_host_keys:
         found["ansible_ssh_common_args"] = LAB_SSH_ARGS
     return found
@@ -94,7 +98,7 @@ def write_inventory(config: Deployment, state: StateDir, source: str) -> Path:
     root = state.inventory
     _write_if_changed(root / "hosts.yml", _dump(inventory(config), source))
     all_vars = root / "group_vars" / "all"
-    _write_if_changed(all_vars / "tenrec.yml", _dump(group_vars(config), source))
+    _write_if_changed(all_vars / "tenrec.yml", _dump(group_vars(config, state), source))
     link = all_vars / "secrets.yml"
     target = os.path.relpath(state.secrets, all_vars)
     if not link.is_symlink() or os.readlink(link) != target:

@@ -7,6 +7,7 @@ Both run on every load so that all problems are reported together.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import netaddr
@@ -307,6 +308,22 @@ class Services(Strict):
     gnocchi: bool = False
 
 
+def _check_ca_file(value: str) -> str:
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise invalid(f"'{value}' is a relative path", "give the absolute path of the PEM file on this machine")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise invalid(f"cannot read '{value}': {error.strerror}", "give a readable PEM file on this machine") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise invalid(f"'{value}' holds no PEM certificate", "give a file with -----BEGIN CERTIFICATE----- blocks")
+    return str(path)
+
+
+CaFile = Annotated[str, AfterValidator(_check_ca_file)]
+
+
 class Deployment(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "tenrec"
     release: Release = DEFAULT_RELEASE
@@ -317,6 +334,8 @@ class Deployment(Strict):
     options: Options = Options()
     services: Services = Services()
     overrides: ConfigOverrides | None = None
+    # CAs the nodes must trust besides Debian's, e.g. a TLS-intercepting proxy's toward PyPI.
+    ca_certificates: list[CaFile] = Field(default_factory=list)
 
     def nodes_with(self, role: str) -> list[Node]:
         return [node for node in self.nodes if role in node.roles]

@@ -17,7 +17,7 @@ from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import Step, ensure_image
 from tenrec.lab.provider import NodeProvider, NodeStatus, PodmanProvider
 from tenrec.lab.topology import EXTERNAL_BRIDGE, NETWORKS, LabSpec, NetworkInfo, NodeSpec, place_nodes
-from tenrec.paths import tenrec_home
+from tenrec.paths import cache_dir, tenrec_home
 from tenrec.ssh import SshTarget, wait_for_ssh
 
 SSH_DEADLINE = 60.0
@@ -55,6 +55,18 @@ class LabNode:
     roles: tuple[str, ...]
     address: str
     state: str
+
+
+def wheel_cache() -> Path:
+    """Where lab controllers keep their wheel repository: on this machine, so it outlives the
+    lab and the next lab's first deploy downloads nothing (bench: empty it for a cold run)."""
+    return cache_dir() / "lab-wheels"
+
+
+def shared_dirs(node: NodeSpec) -> dict[Path, str]:
+    if "controller" in node.roles:
+        return {wheel_cache(): "/srv/tenrec/wheels"}
+    return {}
 
 
 def ensure_key(paths: LabPaths) -> None:
@@ -108,7 +120,13 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         "nodes": node_entries,
         # Lab nodes reach no NTP server; the controller serves its own clock to the rest.
         "options": {"ntp_servers": []},
+        # Nodes trust what this machine trusts beyond Debian's CAs (a proxy toward PyPI).
+        "ca_certificates": [str(path) for path in host_extra_cas()],
     }
+
+
+def host_extra_cas() -> list[Path]:
+    return sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
 
 
 class Lab:
@@ -146,7 +164,9 @@ class Lab:
             step(f"creating {len(nodes)} node(s)")
             dns = next(n.gateway for n in networks if n.purpose == "management")
             for node in nodes:
-                provider.create_node(self.name, node, spec.networks(), self.paths.authorized_keys, dns=dns)
+                provider.create_node(
+                    self.name, node, spec.networks(), self.paths.authorized_keys, dns=dns, shared_dirs=shared_dirs(node)
+                )
         except BaseException:
             provider.destroy(self.name)  # no half-made lab
             raise

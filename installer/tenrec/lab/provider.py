@@ -29,8 +29,17 @@ class NodeProvider(Protocol):
     def create_network(self, lab: str, spec: NetworkSpec) -> NetworkInfo: ...
 
     def create_node(
-        self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path, dns: str | None = None
-    ) -> None: ...
+        self,
+        lab: str,
+        spec: NodeSpec,
+        networks: list[NetworkSpec],
+        authorized_keys: Path,
+        *,
+        dns: str | None = None,
+        shared_dirs: dict[Path, str] | None = None,
+    ) -> None:
+        """shared_dirs: host directory -> path in the node, kept when the node is destroyed."""
+        ...
 
     def nodes(self, lab: str) -> list[NodeStatus]: ...
 
@@ -63,7 +72,14 @@ class PodmanProvider:
         return NetworkInfo(spec.purpose, spec.name, subnet["subnet"], subnet.get("gateway") if spec.routed else None)
 
     def create_node(
-        self, lab: str, spec: NodeSpec, networks: list[NetworkSpec], authorized_keys: Path, dns: str | None = None
+        self,
+        lab: str,
+        spec: NodeSpec,
+        networks: list[NetworkSpec],
+        authorized_keys: Path,
+        *,
+        dns: str | None = None,
+        shared_dirs: dict[Path, str] | None = None,
     ) -> None:
         args = [
             "run",
@@ -83,6 +99,9 @@ class PodmanProvider:
             "--volume",
             f"{authorized_keys}:/root/.ssh/authorized_keys:ro",
         ]
+        for host_dir, node_dir in (shared_dirs or {}).items():
+            host_dir.mkdir(parents=True, exist_ok=True)
+            args += ["--volume", f"{host_dir}:{node_dir}"]
         if dns:
             # One resolver, on the management network: an interface that OVS takes over
             # (the external one on a network node) must not carry the node's DNS.
