@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from ansible.errors import AnsibleFilterError
+
+from tests.ansible_local import run_json
 
 REPO = Path(__file__).resolve().parents[2]
 _PATH = REPO / "plugins" / "filter" / "openstack_config.py"
@@ -291,27 +290,9 @@ def test_filter_module_offers_both_filters():
 
 def _ansible_debug(tmp_path: Path, variables: dict, expression: str) -> dict:
     (tmp_path / "vars.json").write_text(json.dumps(variables))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-    }
-    ansible = str(Path(sys.executable).parent / "ansible")  # the ansible beside the Python running pytest
     task = ["-m", "ansible.builtin.debug", "-a", f"msg={{{{ {expression} }}}}"]
-    done = subprocess.run(
-        [ansible, "localhost", "-e", f"@{tmp_path / 'vars.json'}", *task],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.stdout, done.stderr
-    return json.loads(done.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result = run_json("ansible", ["localhost", "-e", f"@{tmp_path / 'vars.json'}", *task], tmp_path / "ansible-home")
+    return result["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
 def test_filters_run_through_ansible(tmp_path):

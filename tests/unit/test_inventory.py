@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -16,6 +14,7 @@ from tenrec.config.model import Deployment
 from tenrec.inventory import write_inventory
 from tenrec.paths import StateDir
 from tenrec.secrets import ensure_secrets
+from tests.ansible_local import run_json
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,27 +145,11 @@ def test_ansible_layers_the_generated_overrides(tmp_path):
         "role_config | tenrec.cloud.layer_config('nova', 'nova.conf', tenrec_config_overrides,"
         " tenrec_host_config_overrides | default({}))"
     )
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-    }
     # debug runs on the controller: no node is contacted.
-    ansible = str(Path(sys.executable).parent / "ansible")
     task = ["-m", "ansible.builtin.debug", "-a", f"msg={{{{ {expression} }}}}"]
-    done = subprocess.run(
-        [ansible, "cmp1:cmp2", "-i", str(state.inventory), "-e", f"@{tmp_path / 'role.json'}", *task],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.stdout, done.stderr
-    results = json.loads(done.stdout)["plays"][0]["tasks"][0]["hosts"]
+    args = ["cmp1:cmp2", "-i", str(state.inventory), "-e", f"@{tmp_path / 'role.json'}", *task]
+    result = run_json("ansible", args, tmp_path / "ansible-home")
+    results = result["plays"][0]["tasks"][0]["hosts"]
     assert results["cmp1"]["msg"] == {"nova.conf": {"DEFAULT": {"debug": True}, "libvirt": {"cpu_mode": "none"}}}
     assert results["cmp2"]["msg"] == {
         "nova.conf": {"DEFAULT": {"debug": True}, "libvirt": {"cpu_mode": "host-passthrough"}}
