@@ -1,0 +1,256 @@
+#!/usr/bin/python
+"""Register one OpenStack service in Keystone: service, endpoints, service user and role."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: keystone_catalog
+short_description: Register an OpenStack service in the Keystone catalog, with its service user
+description:
+  - Makes sure the catalog has the service (name, type, description), one endpoint per
+    interface given (public, internal, admin) in the region with exactly the given URL, the
+    C(service) project, the service user in the Default domain with the given password, and
+    the C(admin) role of that user on the C(service) project.
+  - One connection does all of it (one Ansible task per service instead of six).
+  - The user's password is checked by authenticating as the user; it is reset only when that
+    fails, so rotating a secret works and an unchanged one reports no change.
+  - Needs openstacksdk on the node; run it with the operator CLI venv's Python.
+version_added: "0.1.0"
+author: tenrec developers
+options:
+  auth_url:
+    description: Keystone v3 URL.
+    type: str
+    required: true
+  admin_password:
+    description: Password of the admin user (admin project, Default domain).
+    type: str
+    required: true
+  region:
+    description: Region of the endpoints.
+    type: str
+    default: RegionOne
+  service_name:
+    description: Service name (and user name unless user_name is given).
+    type: str
+    required: true
+  service_type:
+    description: Catalog type, e.g. image, placement, compute.
+    type: str
+    required: true
+  description:
+    description: Service description.
+    type: str
+    default: ""
+  endpoints:
+    description: Interface (public, internal, admin) to URL.
+    type: dict
+    required: true
+  user_name:
+    description: The service user; omit for none.
+    type: str
+  user_password:
+    description: The service user's password.
+    type: str
+  project_name:
+    description: The project of the service users.
+    type: str
+    default: service
+  role_name:
+    description: The role the service user gets on the project.
+    type: str
+    default: admin
+"""
+
+EXAMPLES = r"""
+- name: Register glance
+  tenrec.cloud.keystone_catalog:
+    auth_url: http://192.0.2.10:5000/v3
+    admin_password: "{{ tenrec_secrets.keystone_admin_password }}"
+    service_name: glance
+    service_type: image
+    endpoints:
+      public: http://192.0.2.10:9292
+      internal: http://192.0.2.10:9292
+      admin: http://192.0.2.10:9292
+    user_name: glance
+    user_password: "{{ tenrec_secrets.service_glance_password }}"
+"""
+
+RETURN = r"""
+actions:
+  description: What was created or updated.
+  type: list
+  elements: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import openstack
+    from keystoneauth1 import exceptions as ks_exceptions
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3 as ks_v3
+except ImportError:  # reported by main()
+    openstack = None
+
+INTERFACES = ("public", "internal", "admin")
+
+
+def password_works(params, user_name, password, project_name):
+    auth = ks_v3.Password(
+        auth_url=params["auth_url"],
+        username=user_name,
+        password=password,
+        user_domain_id="default",
+        project_name=project_name,
+        project_domain_id="default",
+    )
+    try:
+        ks_session.Session(auth=auth, timeout=20).get_token()
+    except ks_exceptions.Unauthorized:
+        return False
+    return True
+
+
+def ensure_service(module, identity, actions):
+    p = module.params
+    found = [s for s in identity.services() if s.name == p["service_name"] and s.type == p["service_type"]]
+    if len(found) > 1:
+        module.fail_json(
+            msg=f"the catalog has {len(found)} services named {p['service_name']} of type {p['service_type']}: "
+            "remove the extra ones"
+        )
+    if not found:
+        actions.append("created service {} ({})".format(p["service_name"], p["service_type"]))
+        if module.check_mode:
+            return None
+        return identity.create_service(
+            name=p["service_name"], type=p["service_type"], description=p["description"], is_enabled=True
+        )
+    service = found[0]
+    if (service.description or "") != p["description"] or not service.is_enabled:
+        actions.append("updated service {}".format(p["service_name"]))
+        if not module.check_mode:
+            service = identity.update_service(service, description=p["description"], is_enabled=True)
+    return service
+
+
+def ensure_endpoints(module, identity, service, actions):
+    p = module.params
+    existing = (
+        [] if service is None else [e for e in identity.endpoints(service_id=service.id) if e.region_id == p["region"]]
+    )
+    for interface, url in p["endpoints"].items():
+        same = [e for e in existing if e.interface == interface]
+        if not same:
+            actions.append(f"created {interface} endpoint {url}")
+            if not module.check_mode:
+                identity.create_endpoint(
+                    service_id=service.id, interface=interface, url=url, region_id=p["region"], is_enabled=True
+                )
+            continue
+        first, extra = same[0], same[1:]
+        if first.url != url or not first.is_enabled:
+            actions.append(f"updated {interface} endpoint {first.url} -> {url}")
+            if not module.check_mode:
+                identity.update_endpoint(first, url=url, is_enabled=True)
+        for endpoint in extra:
+            actions.append(f"deleted duplicate {interface} endpoint {endpoint.url}")
+            if not module.check_mode:
+                identity.delete_endpoint(endpoint)
+
+
+def ensure_user(module, identity, actions):
+    p = module.params
+    project = identity.find_project(p["project_name"], domain_id="default")
+    if project is None:
+        actions.append("created project {}".format(p["project_name"]))
+        if module.check_mode:
+            return
+        project = identity.create_project(
+            name=p["project_name"], domain_id="default", description="OpenStack service users"
+        )
+    user = identity.find_user(p["user_name"], domain_id="default")
+    if user is None:
+        actions.append("created user {}".format(p["user_name"]))
+        if module.check_mode:
+            return
+        user = identity.create_user(
+            name=p["user_name"],
+            password=p["user_password"],
+            domain_id="default",
+            default_project_id=project.id,
+            is_enabled=True,
+        )
+    role = identity.find_role(p["role_name"])
+    if role is None:
+        module.fail_json(msg="role {} does not exist: was keystone bootstrapped?".format(p["role_name"]))
+    if not identity.validate_user_has_project_role(project, user, role):
+        actions.append("gave {} the {} role on {}".format(p["user_name"], p["role_name"], p["project_name"]))
+        if not module.check_mode:
+            identity.assign_project_role_to_user(project, user, role)
+    if not module.check_mode and not password_works(p, p["user_name"], p["user_password"], p["project_name"]):
+        actions.append("reset the password of {}".format(p["user_name"]))
+        identity.update_user(user, password=p["user_password"], is_enabled=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "auth_url": {"type": "str", "required": True},
+            "admin_password": {"type": "str", "required": True, "no_log": True},
+            "region": {"type": "str", "default": "RegionOne"},
+            "service_name": {"type": "str", "required": True},
+            "service_type": {"type": "str", "required": True},
+            "description": {"type": "str", "default": ""},
+            "endpoints": {"type": "dict", "required": True},
+            "user_name": {"type": "str"},
+            "user_password": {"type": "str", "no_log": True},
+            "project_name": {"type": "str", "default": "service"},
+            "role_name": {"type": "str", "default": "admin"},
+        },
+        required_together=[("user_name", "user_password")],
+        supports_check_mode=True,
+    )
+    if openstack is None:
+        module.fail_json(
+            msg="openstacksdk is not importable by {}: run this with the operator CLI venv's python".format(
+                __import__("sys").executable
+            )
+        )
+    unknown = sorted(set(module.params["endpoints"]) - set(INTERFACES))
+    if unknown:
+        module.fail_json(
+            msg="endpoints: unknown interface(s) {}; use {}".format(", ".join(unknown), ", ".join(INTERFACES))
+        )
+
+    conn = openstack.connect(
+        auth_url=module.params["auth_url"],
+        username="admin",
+        password=module.params["admin_password"],
+        project_name="admin",
+        user_domain_id="default",
+        project_domain_id="default",
+        region_name=module.params["region"],
+        identity_interface="internal",
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+    actions = []
+    try:
+        service = ensure_service(module, conn.identity, actions)
+        ensure_endpoints(module, conn.identity, service, actions)
+        if module.params["user_name"]:
+            ensure_user(module, conn.identity, actions)
+    except openstack.exceptions.SDKException as error:
+        module.fail_json(
+            msg="Keystone refused a catalog change for {}: {}".format(module.params["service_name"], error),
+            actions=actions,
+        )
+    module.exit_json(changed=bool(actions), actions=actions)
+
+
+if __name__ == "__main__":
+    main()
