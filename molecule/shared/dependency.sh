@@ -4,6 +4,8 @@
 # can have fixed addresses (the podman driver's schema has no subnet field).
 set -euo pipefail
 network=$1 subnet=$2
+# Scenarios with a controller mount the shared wheel repository from here.
+mkdir -p "${HOME}/.cache/tenrec/lab-wheels"
 tenrec=$(command -v tenrec || echo "${MOLECULE_PROJECT_DIRECTORY:-.}/.venv/bin/tenrec")
 "$tenrec" lab image >/dev/null
 if ! podman network exists "$network"; then
