@@ -198,6 +198,86 @@ def test_hypervisor_and_iscsi_target(lab, config):
     assert_listens_only_on(storage, next(n["address"] for n in config["nodes"] if n["name"] == "sto1"), 3260)
 
 
+def address_of(config: dict, name: str) -> str:
+    return next(n["address"] for n in config["nodes"] if n["name"] == name)
+
+
+def test_wheel_repository_serves_on_the_management_address_only(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    assert_listens_only_on(controller, address_of(config, "ctl1"), 8790)
+    served = controller.check_output(f"curl -sf http://{address_of(config, 'ctl1')}:8790/2026.2/locks/keystone.txt")
+    assert "keystone==30.0.0 --hash=sha256:" in served
+
+
+def test_services_run_from_release_venvs(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    for service, unit in (("keystone", "keystone-api"), ("glance", "glance-api"), ("placement", "placement-api")):
+        assert_running(controller, unit)
+        link = controller.file(f"/opt/openstack/{service}")
+        assert link.is_symlink and link.linked_to == f"/opt/openstack/venvs/{service}-2026.2"
+        conf = controller.file(f"/etc/{service}")
+        assert (conf.user, conf.group, conf.mode) == ("root", service, 0o750)
+
+
+def test_operator_credentials_on_the_deploy_host(lab):
+    state = StateDir.for_config(lab.config)
+    for name in ("clouds.yaml", "admin-openrc.sh"):
+        assert (state.root / name).stat().st_mode & 0o777 == 0o600
+    clouds = yaml.safe_load((state.root / "clouds.yaml").read_text())["clouds"]["tenrec"]
+    assert clouds["auth"]["username"] == "admin"
+    assert clouds["interface"] == "public"
+
+
+def test_openstack_cli_on_the_controller(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    assert len(controller.check_output("openstack --os-cloud tenrec token issue -f value -c id")) > 100
+    endpoints = json.loads(controller.check_output("openstack --os-cloud tenrec endpoint list -f json"))
+    found = {(e["Service Type"], e["Interface"]) for e in endpoints}
+    expected = {(t, i) for t in ("identity", "image", "placement") for i in ("public", "internal", "admin")}
+    assert found == expected
+
+
+def test_verify_passes_every_check(lab):
+    result = tenrec("verify", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    rows = json.loads((StateDir.for_config(lab.config).logs / "verify-last.json").read_text())
+    results = {row["check"]: row["result"] for row in rows}
+    assert results == {
+        "identity/token": "ok",
+        "identity/endpoints/identity": "ok",
+        "identity/endpoints/image": "ok",
+        "identity/endpoints/placement": "ok",
+        "image/upload": "ok",
+        "placement/providers": "ok",
+    }
+
+
+def main_pids(host: testinfra.host.Host) -> dict[str, str]:
+    units = ("keystone-api", "glance-api", "placement-api")
+    return {unit: host.check_output(f"systemctl show -p MainPID --value {unit}") for unit in units}
+
+
+def test_an_override_restarts_only_its_service(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    before = main_pids(controller)
+    original = lab.config.read_text()
+    changed = dict(config, overrides={"glance": {"glance-api.conf": {"DEFAULT": {"debug": True}}}})
+    lab.config.write_text(yaml.safe_dump(changed, sort_keys=False))
+    try:
+        result = tenrec("deploy", "-c", str(lab.config))
+    finally:
+        lab.config.write_text(original)
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    after = main_pids(controller)
+    assert after["glance-api"] != before["glance-api"]
+    assert after["keystone-api"] == before["keystone-api"]
+    assert after["placement-api"] == before["placement-api"]
+    assert "debug = true" in controller.file("/etc/glance/glance-api.conf").content_string
+    summary = deploy_summary(lab)
+    assert summary["stats"]["net1"]["changed"] == 0
+    assert tenrec("verify", "-c", str(lab.config), "--only", "image/*").returncode == Exit.OK
+
+
 def test_lab_down_leaves_nothing_behind(lab):
     ids = podman_lines("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label=tenrec.lab={LAB}")
     assert len(ids) == 4

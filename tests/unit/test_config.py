@@ -436,3 +436,28 @@ def test_overrides_read_from_yaml_keep_null_and_types(tmp_path):
 def test_overrides_know_every_openstack_service():
     assert tuple(ConfigOverrides.model_fields) == ("all", *OPENSTACK_SERVICES)
     assert set(OPTIONAL_SERVICES) < set(OPENSTACK_SERVICES)
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_ca_certificates_must_be_readable_absolute_pem_files(tmp_path):
+    good = tmp_path / "proxy.crt"
+    good.write_text(CA_PEM)
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("hello\n")
+    data = changed(ca_certificates=[str(good), "relative.crt", str(tmp_path / "missing.crt"), str(not_pem)])
+    found = problems_of(data)
+    assert "ca_certificates[0]" not in found
+    assert "relative path" in found["ca_certificates[1]"]
+    assert "cannot read" in found["ca_certificates[2]"]
+    assert "no PEM certificate" in found["ca_certificates[3]"]
+
+
+def test_ca_certificates_default_to_none(tmp_path):
+    good = tmp_path / "proxy.crt"
+    good.write_text(CA_PEM)
+    model, problems = validate(copy.deepcopy(VALID))
+    assert problems == [] and model is not None and model.ca_certificates == []
+    model, problems = validate(changed(ca_certificates=[str(good)]))
+    assert problems == [] and model is not None and model.ca_certificates == [str(good)]

@@ -154,3 +154,11 @@ def test_ansible_layers_the_generated_overrides(tmp_path):
     assert results["cmp2"]["msg"] == {
         "nova.conf": {"DEFAULT": {"debug": True}, "libvirt": {"cpu_mode": "host-passthrough"}}
     }
+
+
+def test_ca_certificates_and_state_dir_in_group_vars(tmp_path):
+    pem = tmp_path / "proxy.crt"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    _, group, state = generate_with(tmp_path, "aio", lambda data: data.update(ca_certificates=[str(pem)]))
+    assert group["tenrec_ca_certificate_files"] == [str(pem)]
+    assert group["tenrec_state_dir"] == str(state.root)
