@@ -212,15 +212,13 @@ def test_locks_respect_upper_constraints(release, name):
     assert not wrong, f"{release}/{name} breaks its constraints: {wrong}"
 
 
-def test_libvirt_python_only_in_the_compute_lock():
-    # It builds against the nodes' libvirt: only nova-compute's venv carries it, at the
-    # version upper-constraints gives.
+def test_libvirt_python_only_in_the_nova_lock():
+    # Built once by the wheel repository against Debian's libvirt, at upper-constraints' pin.
     for release, name in ALL_LOCKS:
         pins = lock_pins(lock_path(release, name))
-        if name == "nova-compute":
+        if name == "nova":
             constraints = (REPO / "releases" / release / "upper-constraints.txt").read_text()
             assert f"libvirt-python==={pins['libvirt-python']}" in constraints
-            assert "uwsgi" not in pins
         else:
             assert "libvirt-python" not in pins
 
