@@ -26,6 +26,7 @@ from tenrec.runner import print_summary, run_playbook
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
 from tenrec.verify.cloud import NoCloud, clouds_file, connect, readable_by_others
+from tenrec.verify.guest import GuestError, guest_in
 from tenrec.verify.report import perform
 
 # Logs and CI are no terminal; tables there still get room to be read.
@@ -179,13 +180,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = load(path)
     state = StateDir.for_config(path)
     checks = select(registry(), deployed_services(config), args.only or ())
+    guest = Path(args.guest).expanduser() if args.guest else None
+    if guest is not None:
+        guest_in(guest)  # a wrong --guest stops here, before anything is created
     conn = connect(state, args.os_cloud)
     if not args.os_cloud and readable_by_others(clouds_file(state)):
         warning = f"warning: {clouds_file(state)} holds the admin password and is readable by others"
         err.print(warning, style="yellow", markup=False)
     cloud = f"cloud {args.os_cloud!r}" if args.os_cloud else f"deployment {config.name!r}"
     title = f"verify {cloud}: {conn.config.get_auth_args().get('auth_url', '?')}, region {conn.config.region_name}"
-    return perform(checks, Context(conn), state, console, keep=args.keep, title=title)
+    ctx = Context(conn, config=config, guest=guest)
+    return perform(checks, ctx, state, console, keep=args.keep, title=title)
 
 
 def lab_up(name: str, spec: LabSpec) -> int:
@@ -286,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = verb(
         "verify",
         cmd_verify,
-        "check the deployed cloud through its APIs (token, catalog endpoints, image upload, placement, ...); "
+        "check the deployed cloud through its APIs (token, catalog endpoints, image upload, placement, "
+        "nova and neutron services, a test guest's network and metadata, floating IP, security group); "
         "one row per check, everything created is removed again",
     )
     config_option(verify)
@@ -303,6 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--os-cloud",
         metavar="NAME",
         help="use cloud NAME from the usual clouds.yaml search instead of the deployment's .tenrec/clouds.yaml",
+    )
+    verify.add_argument(
+        "--guest",
+        metavar="DIR",
+        help="the test guest compute/boot starts: a directory with vmlinuz and initramfs.gz "
+        "(`python3 tests/guest_image.py metadata` builds one); default: built from the checkout tenrec runs "
+        "from, else compute/boot and the rows needing it are skipped",
     )
     verify.epilog = "Exit codes: 0 every check passed, 1 a check or a cleanup failed, 5 not deployed yet."
 
@@ -335,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]secrets: {error}[/]")
         return Exit.INVALID_CONFIG
     except SelectionError as error:
+        err.print(str(error), style="red", markup=False)
+        return Exit.INVALID_CONFIG
+    except GuestError as error:
         err.print(str(error), style="red", markup=False)
         return Exit.INVALID_CONFIG
     except NoCloud as error:

@@ -290,10 +290,23 @@ def test_the_registry_runs_identity_first_and_every_dependency_is_an_earlier_che
         "identity/endpoints/identity",
         "identity/endpoints/image",
         "identity/endpoints/placement",
+        "identity/endpoints/network",
+        "identity/endpoints/compute",
         "image/upload",
         "placement/providers",
+        "network/agents",
+        "network/tenant",
+        "compute/services",
+        "compute/boot",
+        "network/floating-ip",
+        "network/security-group",
+        "compute/delete",
     ]
-    assert {c.name: c.service for c in checks}["identity/endpoints/image"] == "glance"
+    services = {c.name: c.service for c in checks}
+    assert services["identity/endpoints/image"] == "glance"
+    assert services["identity/endpoints/network"] == "neutron"
+    assert services["network/floating-ip"] == "neutron"
+    assert services["compute/delete"] == "nova"
 
 
 def test_select_by_deployed_service_and_pattern_with_dependencies():
@@ -437,9 +450,9 @@ def test_verify_without_clouds_yaml_says_deploy_first_and_exits_5(tmp_path, caps
 
 def test_verify_only_with_an_unknown_pattern_exits_2_before_connecting(tmp_path, capsys):
     config = write_config(tmp_path)
-    rc = main(["verify", "-c", str(config), "--only", "compute/boot"])
+    rc = main(["verify", "-c", str(config), "--only", "dns/zone"])
     assert rc == Exit.INVALID_CONFIG
-    assert "'compute/boot' matches no check" in capsys.readouterr().err
+    assert "'dns/zone' matches no check" in capsys.readouterr().err
 
 
 def test_verify_help(capsys):
@@ -447,7 +460,7 @@ def test_verify_help(capsys):
         main(["verify", "--help"])
     assert done.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--only", "--keep", "--os-cloud", "--config"):
+    for option in ("--only", "--keep", "--os-cloud", "--config", "--guest"):
         assert option in text
 
 
@@ -494,6 +507,9 @@ def test_verify_against_nothing_listening_fails_the_token_and_skips_the_rest(tmp
     assert rows[0]["check"] == "identity/token"
     assert rows[0]["result"] == "FAILED"
     assert rows[0]["detail"]
-    assert len(rows) == 6
-    assert all(r["result"] == "skipped" and r["detail"] == "needs identity/token, which failed" for r in rows[1:])
+    assert len(rows) == 15
+    assert all(r["result"] == "skipped" for r in rows[1:])
+    details = {r["check"]: r["detail"] for r in rows}
+    assert details["image/upload"] == details["network/tenant"] == "needs identity/token, which failed"
+    assert details["compute/boot"] == "needs compute/services, which was skipped"
     assert stat.S_IMODE((state.root / "clouds.yaml").stat().st_mode) == 0o644, "verify changes nothing"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tenrec.config import Deployment
-from tenrec.verify import identity, image, placement
+from tenrec.verify import compute, identity, image, network, placement
 from tenrec.verify.core import Check, Context, Family, Outcome, Row, SelectionError, run, select
 
 __all__ = [
@@ -30,8 +30,9 @@ __all__ = [
 # The services every deployment has (the config's `services` adds the optional ones).
 ALWAYS_DEPLOYED: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron")
 
-# In run order; identity comes first: everything else needs its token.
-FAMILIES: tuple[Family, ...] = (identity.FAMILY, image.FAMILY, placement.FAMILY)
+# In run order; identity comes first: everything else needs its token. network before
+# compute: the guest compute/boot starts needs network/tenant's network.
+FAMILIES: tuple[Family, ...] = (identity.FAMILY, image.FAMILY, placement.FAMILY, network.FAMILY, compute.FAMILY)
 
 
 def deployed_services(config: Deployment) -> list[str]:

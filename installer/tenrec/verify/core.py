@@ -10,7 +10,11 @@ from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from openstack.connection import Connection
+
+    from tenrec.config import Deployment
 
 OK = "ok"
 FAILED = "FAILED"
@@ -45,7 +49,12 @@ class Check:
 
 @dataclass(frozen=True)
 class Family:
-    """The checks of one service: what it puts in the catalog, and its own checks."""
+    """The checks of one service: what it puts in the catalog, and its own checks.
+
+    A check that needs what another family's check made may sit among that family's
+    checks (its Check.service still names the service it judges): the rows of a
+    family run in their order.
+    """
 
     service: str
     catalog: tuple[str, ...]
@@ -68,6 +77,8 @@ class Context:
     scratch: dict[str, Any] = field(default_factory=dict)
     cleanups: list[Cleanup] = field(default_factory=list)
     service: str = ""  # the running check's, for the cleanups it registers
+    config: Deployment | None = None  # the deployment's config: its nodes and networks
+    guest: Path | None = None  # --guest: a test guest's directory (vmlinuz, initramfs.gz)
 
     def resource_name(self, kind: str) -> str:
         """A name for something a check creates: tenrec-verify-<run>-<kind>."""

@@ -1,0 +1,37 @@
+"""The deployment's nodes and networks, as the checks compare the cloud with them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tenrec.verify.core import Context, SkipCheck
+
+NO_CONFIG = "no deployment config to compare the cloud with"
+
+
+def host_is(host: str | None, node: str) -> bool:
+    """Whether a service's or agent's host is node (tenrec names each host after its node; an FQDN counts)."""
+    return bool(host) and (host == node or host.split(".", 1)[0] == node)
+
+
+def hosts_on(hosts: Iterable[str | None], node: str) -> bool:
+    return any(host_is(host, node) for host in hosts)
+
+
+def node_names(ctx: Context, *roles: str) -> list[str]:
+    """The config's nodes holding any of roles, in config order."""
+    if ctx.config is None:
+        raise SkipCheck(NO_CONFIG)
+    return [node.name for node in ctx.config.nodes if set(roles) & set(node.roles)]
+
+
+def config_cidrs(ctx: Context) -> list[str]:
+    """Every network the config declares (tenant subnets must not overlap them)."""
+    if ctx.config is None:
+        return []
+    networks = ctx.config.networks
+    return [
+        network.cidr
+        for network in (networks.management, networks.tunnel, networks.storage, networks.external)
+        if network
+    ]
