@@ -10,7 +10,7 @@ description:
   - Makes sure the catalog has the service (name, type, description), one endpoint per
     interface given (public, internal, admin) in the region with exactly the given URL, the
     C(service) project, the service user in the Default domain with the given password, and
-    the C(admin) role of that user on the C(service) project.
+    the C(admin) and C(service) roles of that user on the C(service) project.
   - One connection does all of it (one Ansible task per service instead of six).
   - The user's password is checked by authenticating as the user; it is reset only when that
     fails, so rotating a secret works and an unchanged one reports no change.
@@ -56,10 +56,13 @@ options:
     description: The project of the service users.
     type: str
     default: service
-  role_name:
-    description: The role the service user gets on the project.
-    type: str
-    default: admin
+  role_names:
+    description:
+      - The roles the service user gets on the project, made when missing. C(service) lets
+        other services accept this user's service tokens (service_token_roles_required).
+    type: list
+    elements: str
+    default: [admin, service]
 """
 
 EXAMPLES = r"""
@@ -184,13 +187,17 @@ def ensure_user(module, identity, actions):
             default_project_id=project.id,
             is_enabled=True,
         )
-    role = identity.find_role(p["role_name"])
-    if role is None:
-        module.fail_json(msg="role {} does not exist: was keystone bootstrapped?".format(p["role_name"]))
-    if not identity.validate_user_has_project_role(project, user, role):
-        actions.append("gave {} the {} role on {}".format(p["user_name"], p["role_name"], p["project_name"]))
-        if not module.check_mode:
-            identity.assign_project_role_to_user(project, user, role)
+    for role_name in p["role_names"]:
+        role = identity.find_role(role_name)
+        if role is None:
+            actions.append(f"created role {role_name}")
+            if module.check_mode:
+                continue
+            role = identity.create_role(name=role_name)
+        if not identity.validate_user_has_project_role(project, user, role):
+            actions.append(f"gave {p['user_name']} the {role_name} role on {p['project_name']}")
+            if not module.check_mode:
+                identity.assign_project_role_to_user(project, user, role)
     if not module.check_mode and not password_works(p, p["user_name"], p["user_password"], p["project_name"]):
         actions.append("reset the password of {}".format(p["user_name"]))
         identity.update_user(user, password=p["user_password"], is_enabled=True)
@@ -209,7 +216,7 @@ def main():
             "user_name": {"type": "str"},
             "user_password": {"type": "str", "no_log": True},
             "project_name": {"type": "str", "default": "service"},
-            "role_name": {"type": "str", "default": "admin"},
+            "role_names": {"type": "list", "elements": "str", "default": ["admin", "service"]},
         },
         required_together=[("user_name", "user_password")],
         supports_check_mode=True,

@@ -20,6 +20,7 @@ import yaml
 from tenrec.exitcodes import Exit
 from tenrec.lab.lab import LabPaths
 from tenrec.paths import StateDir
+from tenrec.verify import registry
 from tests.node_checks import assert_listens_only_on, assert_running
 from tests.ovs_vxlan import check_vxlan
 
@@ -233,7 +234,8 @@ def test_openstack_cli_on_the_controller(lab, config):
     assert len(controller.check_output("openstack --os-cloud tenrec token issue -f value -c id")) > 100
     endpoints = json.loads(controller.check_output("openstack --os-cloud tenrec endpoint list -f json"))
     found = {(e["Service Type"], e["Interface"]) for e in endpoints}
-    expected = {(t, i) for t in ("identity", "image", "placement") for i in ("public", "internal", "admin")}
+    kinds = ("identity", "image", "placement", "network", "compute")
+    expected = {(t, i) for t in kinds for i in ("public", "internal", "admin")}
     assert found == expected
 
 
@@ -242,18 +244,20 @@ def test_verify_passes_every_check(lab):
     assert result.returncode == Exit.OK, result.stdout + result.stderr
     rows = json.loads((StateDir.for_config(lab.config).logs / "verify-last.json").read_text())
     results = {row["check"]: row["result"] for row in rows}
-    assert results == {
-        "identity/token": "ok",
-        "identity/endpoints/identity": "ok",
-        "identity/endpoints/image": "ok",
-        "identity/endpoints/placement": "ok",
-        "image/upload": "ok",
-        "placement/providers": "ok",
-    }
+    # Every registered check ran, for every service this lab deploys, and passed.
+    expected = [check.name for check in registry()]
+    assert "compute/boot" in expected and "network/security-group" in expected
+    assert results == dict.fromkeys(expected, "ok"), rows
+
+
+def test_nova_status_upgrade_check_passes(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    result = controller.run("runuser -u nova -- /opt/openstack/nova/bin/nova-status upgrade check")
+    assert result.rc == 0, result.stdout + result.stderr
 
 
 def main_pids(host: testinfra.host.Host) -> dict[str, str]:
-    units = ("keystone-api", "glance-api", "placement-api")
+    units = ("keystone-api", "glance-api", "placement-api", "nova-api", "neutron-api")
     return {unit: host.check_output(f"systemctl show -p MainPID --value {unit}") for unit in units}
 
 
@@ -272,6 +276,8 @@ def test_an_override_restarts_only_its_service(lab, config):
     assert after["glance-api"] != before["glance-api"]
     assert after["keystone-api"] == before["keystone-api"]
     assert after["placement-api"] == before["placement-api"]
+    assert after["nova-api"] == before["nova-api"]
+    assert after["neutron-api"] == before["neutron-api"]
     assert "debug = true" in controller.file("/etc/glance/glance-api.conf").content_string
     summary = deploy_summary(lab)
     assert summary["stats"]["net1"]["changed"] == 0

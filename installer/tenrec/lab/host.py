@@ -21,6 +21,9 @@ HOST_PACKAGES = (
     "containernetworking-plugins",
     "debootstrap",
     "openssh-client",
+    "ethtool",
+    # verify pings floating IPs from here (the lab host holds the external gateway).
+    "iputils-ping",
 )
 CONTAINERS_CONF = Path("/etc/containers/containers.conf.d/50-tenrec.conf")
 CONTAINERS_CONF_TEXT = """\

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -109,6 +110,7 @@ class PodmanProvider:
         for net in networks:
             args += ["--network", f"{net.name}:ip={spec.addresses[net.purpose]},interface_name={net.interface}"]
         podman(*args, self.image, "/sbin/init")
+        self._complete_checksums(lab, spec.name)
 
     def nodes(self, lab: str) -> list[NodeStatus]:
         out = podman("ps", "--all", "--filter", f"label={LAB_LABEL}={lab}", "--format", "json").stdout
@@ -120,6 +122,25 @@ class PodmanProvider:
 
     def start_node(self, lab: str, name: str) -> None:
         podman("start", self.container_name(lab, name))
+        self._complete_checksums(lab, name)
+
+    def _complete_checksums(self, lab: str, node: str) -> None:
+        """Make this machine's end of each node interface send complete checksums.
+
+        A veth leaves TCP and UDP checksums for the receiver to finish; Open vSwitch's
+        userspace datapath inside the node forwards such packets as they are, so TCP through
+        a node's netdev bridges (br-ex, br-phy) fails until this end computes them itself.
+        """
+        container = self.container_name(lab, node)
+        peers = {}
+        for name in podman("exec", container, "ls", "/sys/class/net").stdout.split():
+            if name.startswith("eth"):
+                peers[podman("exec", container, "cat", f"/sys/class/net/{name}/iflink").stdout.strip()] = name
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+        for line in links.splitlines():
+            number, name = (part.strip() for part in line.split(":", 2)[:2])
+            if number in peers:
+                subprocess.run(["ethtool", "-K", name.split("@")[0], "tx", "off"], capture_output=True, check=True)
 
     def networks(self, lab: str) -> list[str]:
         out = podman("network", "ls", "--filter", f"label={LAB_LABEL}={lab}", "--format", "{{.Name}}").stdout
