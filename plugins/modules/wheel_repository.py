@@ -62,6 +62,7 @@ wheels:
   returned: always
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -218,6 +219,9 @@ def main():
             module.fail_json(msg=f"lock {name} has no pinned packages")
 
     os.makedirs(os.path.join(path, "locks"), mode=0o755, exist_ok=True)
+    # Two runs filling one repository (molecule scenarios sharing it) take turns.
+    lock = open(os.path.join(path, ".lock"), "w")  # noqa: SIM115 - held until exit
+    fcntl.flock(lock, fcntl.LOCK_EX)
     index = load_index(path)
     unique = {}
     for pins in locks.values():
