@@ -185,6 +185,9 @@ def run_playbook(
         "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": f"{collections}:{Path.home() / '.ansible/collections'}",
         "ANSIBLE_NOCOLOR": "1",
+        # Per-task seconds by play and service, for the summary and bench/deploy-speed.
+        "ANSIBLE_CALLBACKS_ENABLED": "tenrec.cloud.timings",
+        "TENREC_TIMINGS_FILE": str(state.logs / f"{name}-timings-last.json"),
     }
     with log_path.open("w", encoding="utf-8") as log:
         progress = Progress(console, log, keep_actions, hosts)

@@ -1,0 +1,479 @@
+#!/usr/bin/python
+# Copyright: tenrec contributors
+# Apache-2.0
+"""Lay down everything of one service on a node in one call (one SSH round trip)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_install
+short_description: Users, directories, venvs, files, links and units of one service, in one call
+description:
+  - Makes the node hold exactly what a service declaration asks for, and reports what it changed.
+  - In order, the system group and user; directories; the node tools (uv) from the wheel
+    repository; each venv made equal to its served lock with C(uv pip sync --require-hashes);
+    the stable venv links; files (given content, or copied from a path on the node such as a
+    venv), written atomically and only when their bytes, owner, group or mode differ; symlinks;
+    C(systemctl daemon-reload) when a unit file changed; a restart mark when something the
+    running service reads changed.
+  - Every check is local to the node, so a file edited by hand, a deleted link or a venv
+    changed by hand is put back on the next run, while a run with nothing to change costs one
+    module execution.
+options:
+  user:
+    description: System user and group to create (home /var/lib/NAME, no login shell).
+    type: dict
+    suboptions:
+      name: {type: str, required: true, description: The user and group name.}
+      groups: {type: list, elements: str, default: [], description: Supplementary groups, appended.}
+  directories:
+    description: Directories to create, with owner, group and mode.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {type: path, required: true, description: The directory.}
+      owner: {type: str, default: root, description: Owner.}
+      group: {type: str, default: root, description: Group.}
+      mode: {type: str, default: "0755", description: Octal mode.}
+      keep_owner: {type: bool, default: false, description: Leave owner and group as they are (a package owns them).}
+  tools:
+    description: The node tools venv (uv), installed from the wheel repository when its lock changed.
+    type: dict
+    suboptions:
+      venv: {type: path, required: true, description: Where the tools venv lives.}
+      lock_url: {type: str, required: true, description: URL of the tools lock.}
+      find_links: {type: str, required: true, description: URL of the tools wheels.}
+  venvs:
+    description: Venvs to make equal to a served lock.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {type: path, required: true, description: The venv (one per lock and release).}
+      lock_url: {type: str, required: true, description: URL of the served lock.}
+      find_links: {type: str, required: true, description: URL of the release's wheels.}
+      link: {type: path, description: A stable link to point at the venv.}
+  uv_environment:
+    description: Environment for uv (cache directory and the like).
+    type: dict
+    default: {}
+  files:
+    description: Files to write. Either C(content) or C(copy_from) (a path on the node).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest: {type: path, required: true, description: The file.}
+      content: {type: str, no_log: true, description: Its text.}
+      copy_from: {type: path, description: A file on the node to copy (read after the venvs are in place).}
+      owner: {type: str, default: root, description: Owner.}
+      group: {type: str, default: root, description: Group.}
+      mode: {type: str, default: "0644", description: Octal mode.}
+      validate: {type: str, description: Command that checks the new file first; %s is its path.}
+      restart: {type: bool, default: true, description: A change needs the service restarted.}
+      unit: {type: bool, default: false, description: A systemd unit; a change reloads systemd.}
+      keep_owner: {type: bool, default: false, description: Leave owner and group as they are (new files are root's).}
+  links:
+    description: Symlinks, C(dest) pointing at C(src).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      src: {type: str, required: true, description: The link target.}
+      dest: {type: path, required: true, description: The link.}
+  restart_mark:
+    description: File left when something the service reads changed; the start phase restarts and clears it.
+    type: path
+  db_marker:
+    description: Schema mark; C(db_sync_needed) is true when it is missing or a venv changed.
+    type: path
+  remove_matching:
+    description: A glob; files matching it that are not among C(files) are removed (old marks).
+    type: str
+  check_paths:
+    description: Paths whose existence to report after the run (in C(paths_present)), so that
+      one-time steps can be skipped without a round trip of their own.
+    type: list
+    elements: path
+    default: []
+author: tenrec contributors
+"""
+
+RETURN = r"""
+changed_files:
+  description: The files, links and venvs that changed (names only, never contents).
+  type: list
+  returned: always
+venv_changed:
+  description: A venv was installed or changed, or its link moved.
+  type: bool
+  returned: always
+restart_pending:
+  description: The restart mark exists after this run.
+  type: bool
+  returned: always
+db_sync_needed:
+  description: The schema migrations should run (no mark yet, or the code changed).
+  type: bool
+  returned: always
+paths_present:
+  description: Those of C(check_paths) that exist.
+  type: list
+  returned: always
+"""
+
+import glob
+import grp
+import os
+import pwd
+import re
+import tempfile
+import urllib.parse
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+
+SYNC_CHANGED = re.compile(r"^\s*(Installed|Uninstalled) ", re.MULTILINE)
+
+
+class Installer:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.check = module.check_mode
+        self.changed: list[str] = []
+        self.restart = False
+        self.venv_changed = False
+        self.reload_units = False
+
+    # -- helpers -------------------------------------------------------------------------
+    def run(self, argv: list[str], env: dict | None = None) -> tuple[str, str]:
+        rc, out, err = self.module.run_command(argv, environ_update=env or {})
+        if rc != 0:
+            self.module.fail_json(
+                msg=f"{' '.join(argv[:3])} failed (rc {rc}): {err.strip()[-800:]}", changed_files=self.changed
+            )
+        return out, err
+
+    def fetch(self, url: str) -> bytes:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                return answer.read()
+        except OSError as error:
+            self.module.fail_json(msg=f"cannot fetch {url}: {error}", changed_files=self.changed)
+        return b""
+
+    @staticmethod
+    def ids(owner: str, group: str) -> tuple[int, int]:
+        return pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
+
+    def fix_metadata(self, path: str, owner: str, group: str, mode: str, keep_owner: bool = False) -> bool:
+        info = os.lstat(path)
+        uid, gid = (info.st_uid, info.st_gid) if keep_owner else self.ids(owner, group)
+        wanted = int(mode, 8)
+        changed = False
+        if (info.st_uid, info.st_gid) != (uid, gid):
+            changed = True
+            if not self.check:
+                os.chown(path, uid, gid)
+        if (info.st_mode & 0o7777) != wanted:
+            changed = True
+            if not self.check:
+                os.chmod(path, wanted)
+        return changed
+
+    # -- steps ---------------------------------------------------------------------------
+    def user(self, spec: dict | None) -> None:
+        if not spec:
+            return
+        name = spec["name"]
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            self.changed.append(f"group {name}")
+            if not self.check:
+                self.run(["groupadd", "--system", name])
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            self.changed.append(f"user {name}")
+            if not self.check:
+                self.run(
+                    [
+                        "useradd",
+                        "--system",
+                        "--gid",
+                        name,
+                        "--home-dir",
+                        f"/var/lib/{name}",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                        name,
+                    ]
+                )
+        member_of = {g.gr_name for g in grp.getgrall() if name in g.gr_mem}
+        missing = [g for g in spec["groups"] if g not in member_of]
+        if missing:
+            self.changed.append(f"groups of {name}: {', '.join(missing)}")
+            if not self.check:
+                self.run(["usermod", "--append", "--groups", ",".join(missing), name])
+
+    def directories(self, specs: list[dict]) -> None:
+        for spec in specs:
+            path = spec["path"]
+            if not os.path.isdir(path):
+                self.changed.append(path)
+                if self.check:
+                    continue
+                os.makedirs(path, exist_ok=True)
+            keep = spec["keep_owner"]
+            if self.fix_metadata(path, spec["owner"], spec["group"], spec["mode"], keep) and path not in self.changed:
+                self.changed.append(path)
+
+    def tools(self, spec: dict | None, env: dict) -> None:
+        if not spec:
+            return
+        venv = spec["venv"]
+        lock = self.fetch(spec["lock_url"])
+        lock_path = os.path.join(venv, "uv-lock.txt")
+        uv = os.path.join(venv, "bin", "uv")
+        if os.path.exists(uv) and self.read(lock_path) == lock:
+            return
+        self.changed.append(uv)
+        if self.check:
+            return
+        if not os.path.exists(os.path.join(venv, "bin", "pip")):
+            self.run(["/usr/bin/python3", "-m", "venv", venv])
+        self.write_bytes(lock_path, lock, 0, 0, 0o644)
+        host = urllib.parse.urlsplit(spec["find_links"]).hostname or ""
+        self.run(
+            [
+                os.path.join(venv, "bin", "pip"),
+                "install",
+                "--disable-pip-version-check",
+                "--no-index",
+                f"--find-links={spec['find_links']}",
+                f"--trusted-host={host}",
+                "--require-hashes",
+                f"--requirement={lock_path}",
+            ],
+            env={"PIP_CONFIG_FILE": "/dev/null", **env},
+        )
+
+    def venvs(self, specs: list[dict], uv: str, env: dict) -> None:
+        for spec in specs:
+            venv = spec["path"]
+            if not os.path.exists(os.path.join(venv, "bin", "python")):
+                self.changed.append(venv)
+                self.venv_changed = True
+                if not self.check:
+                    self.run([uv, "venv", "--quiet", "--python=/usr/bin/python3", venv], env=env)
+            lock = self.fetch(spec["lock_url"])
+            lock_path = os.path.join(venv, "tenrec-lock.txt")
+            if self.read(lock_path) != lock:
+                if venv not in self.changed:
+                    self.changed.append(venv)
+                if not self.check:
+                    self.write_bytes(lock_path, lock, 0, 0, 0o644)
+            if not self.check:
+                # sync also repairs a venv changed by hand; in sync it costs a fraction of a second.
+                _, err = self.run(
+                    [
+                        uv,
+                        "pip",
+                        "sync",
+                        f"--python={venv}/bin/python",
+                        "--no-index",
+                        f"--find-links={spec['find_links']}",
+                        "--require-hashes",
+                        lock_path,
+                    ],
+                    env=env,
+                )
+                if SYNC_CHANGED.search(err):
+                    self.venv_changed = True
+                    if venv not in self.changed:
+                        self.changed.append(venv)
+            if spec.get("link") and self.link(os.path.relpath(venv, os.path.dirname(spec["link"])), spec["link"]):
+                self.venv_changed = True
+
+    def link(self, src: str, dest: str) -> bool:
+        if os.path.islink(dest) and os.readlink(dest) == src:
+            return False
+        self.changed.append(dest)
+        if self.check:
+            return True
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            self.module.fail_json(msg=f"{dest} is a directory, not a link: move it away", changed_files=self.changed)
+        temporary = f"{dest}.tenrec-new"
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        os.symlink(src, temporary)
+        os.replace(temporary, dest)
+        return True
+
+    @staticmethod
+    def read(path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    def write_bytes(self, dest: str, data: bytes, uid: int, gid: int, mode: int, validate: str | None = None) -> None:
+        directory = os.path.dirname(dest)
+        descriptor, temporary = tempfile.mkstemp(prefix=".tenrec-", dir=directory)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                os.fchown(handle.fileno(), uid, gid)
+                os.fchmod(handle.fileno(), mode)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if validate:
+                rc, _, err = self.module.run_command(validate.replace("%s", temporary))
+                if rc != 0:
+                    self.module.fail_json(
+                        msg=f"{dest}: validation failed: {err.strip()[-400:]}", changed_files=self.changed
+                    )
+            os.replace(temporary, dest)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+    def files(self, specs: list[dict]) -> None:
+        for spec in specs:
+            dest = spec["dest"]
+            if spec.get("copy_from"):
+                data = self.read(spec["copy_from"])
+                if data is None:
+                    if self.check:
+                        continue
+                    self.module.fail_json(
+                        msg=f"{spec['copy_from']} (for {dest}) does not exist", changed_files=self.changed
+                    )
+            else:
+                data = (spec.get("content") or "").encode()
+            if self.read(dest) != data:
+                changed = True
+                if not self.check:
+                    if spec["keep_owner"]:
+                        info = os.stat(dest) if os.path.exists(dest) else None
+                        uid, gid = (info.st_uid, info.st_gid) if info else (0, 0)
+                    else:
+                        uid, gid = self.ids(spec["owner"], spec["group"])
+                    self.write_bytes(dest, data, uid, gid, int(spec["mode"], 8), spec.get("validate"))
+            else:
+                changed = self.fix_metadata(dest, spec["owner"], spec["group"], spec["mode"], spec["keep_owner"])
+            if changed:
+                self.changed.append(dest)
+                self.restart = self.restart or spec["restart"]
+                self.reload_units = self.reload_units or spec["unit"]
+
+
+def main() -> None:
+    directory = {
+        "path": {"type": "path", "required": True},
+        "owner": {"type": "str", "default": "root"},
+        "group": {"type": "str", "default": "root"},
+        "mode": {"type": "str", "default": "0755"},
+        "keep_owner": {"type": "bool", "default": False},
+    }
+    module = AnsibleModule(
+        argument_spec={
+            "user": {
+                "type": "dict",
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "groups": {"type": "list", "elements": "str", "default": []},
+                },
+            },
+            "directories": {"type": "list", "elements": "dict", "default": [], "options": directory},
+            "tools": {
+                "type": "dict",
+                "options": {
+                    "venv": {"type": "path", "required": True},
+                    "lock_url": {"type": "str", "required": True},
+                    "find_links": {"type": "str", "required": True},
+                },
+            },
+            "venvs": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "lock_url": {"type": "str", "required": True},
+                    "find_links": {"type": "str", "required": True},
+                    "link": {"type": "path"},
+                },
+            },
+            "uv_environment": {"type": "dict", "default": {}},
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "dest": {"type": "path", "required": True},
+                    "content": {"type": "str", "no_log": True},
+                    "copy_from": {"type": "path"},
+                    "owner": {"type": "str", "default": "root"},
+                    "group": {"type": "str", "default": "root"},
+                    "mode": {"type": "str", "default": "0644"},
+                    "validate": {"type": "str"},
+                    "restart": {"type": "bool", "default": True},
+                    "unit": {"type": "bool", "default": False},
+                    "keep_owner": {"type": "bool", "default": False},
+                },
+                "mutually_exclusive": [["content", "copy_from"]],
+            },
+            "links": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {"src": {"type": "str", "required": True}, "dest": {"type": "path", "required": True}},
+            },
+            "restart_mark": {"type": "path"},
+            "db_marker": {"type": "path"},
+            "check_paths": {"type": "list", "elements": "path", "default": []},
+            "remove_matching": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    installer = Installer(module)
+    env = {str(k): str(v) for k, v in params["uv_environment"].items()}
+    installer.user(params["user"])
+    installer.directories(params["directories"])
+    installer.tools(params["tools"], env)
+    uv = os.path.join(params["tools"]["venv"], "bin", "uv") if params["tools"] else "uv"
+    installer.venvs(params["venvs"], uv, env)
+    for spec in params["links"]:
+        installer.link(spec["src"], spec["dest"])
+    installer.files(params["files"])
+    if params["remove_matching"]:
+        keep = {spec["dest"] for spec in params["files"]}
+        for stale in sorted(set(glob.glob(params["remove_matching"])) - keep):
+            installer.changed.append(f"removed {stale}")
+            if not module.check_mode:
+                os.unlink(stale)
+    if installer.reload_units and not module.check_mode:
+        installer.run(["systemctl", "daemon-reload"])
+    mark = params["restart_mark"]
+    if mark and (installer.restart or installer.venv_changed) and not module.check_mode:
+        with open(mark, "w", encoding="utf-8") as handle:
+            handle.write("config, code or unit changed\n")
+    db_marker = params["db_marker"]
+    module.exit_json(
+        changed=bool(installer.changed),
+        changed_files=installer.changed,
+        venv_changed=installer.venv_changed,
+        restart_pending=bool(mark and os.path.exists(mark)),
+        db_sync_needed=bool(db_marker) and (installer.venv_changed or not os.path.exists(db_marker)),
+        paths_present=[path for path in params["check_paths"] if os.path.lexists(path)],
+    )
+
+
+if __name__ == "__main__":
+    main()
