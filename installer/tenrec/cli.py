@@ -22,8 +22,9 @@ from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
 from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
-from tenrec.runner import print_summary, run_playbook
+from tenrec.runner import print_costs, print_summary, run_playbook
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
+from tenrec.selection import check_limit, check_only, parse_list
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
 from tenrec.verify.cloud import NoCloud, clouds_file, connect, readable_by_others
 from tenrec.verify.guest import GuestError, guest_in
@@ -136,12 +137,34 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             return rc
         path = LabPaths.named(DEFAULT_LAB).config
     config = load(path)
+    only, limit = parse_list(args.only), parse_list(args.limit)
+    problems = check_only(only, config) + check_limit(limit, config)
+    if problems:
+        for problem in problems:
+            err.print(f"{problem.option}: {problem.message}\n    fix: {problem.fix}", markup=False)
+        return Exit.INVALID_CONFIG
+    state = StateDir.for_config(path)
+    if (only or limit) and not state.deployed.exists():
+        err.print("--only and --limit re-run parts of a deployed cloud: run a full `tenrec deploy` first.")
+        return Exit.NOT_DEPLOYED
     state = prepare(config, path)
-    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s)")
-    result = run_playbook(state, "site.yml", console, hosts=len(config.nodes), label="deploy")
+    scope = "".join([f", only {', '.join(only)}" if only else "", f", limited to {', '.join(limit)}" if limit else ""])
+    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
+    result = run_playbook(
+        state,
+        "site.yml",
+        console,
+        hosts=len(config.nodes),
+        label="deploy",
+        tags=",".join(only) or None,
+        limit=",".join(limit) or None,
+    )
     print_summary(console, result)
+    print_costs(console, state)
     if not result.ok:
         return Exit.FAILED
+    if not (only or limit):
+        state.mark_deployed(config.release)
     console.print(f"[green]Deployed; {result.changed} change(s).[/]")
     return Exit.OK
 
@@ -279,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
     )
     deploy.add_argument("--computes", type=int, default=1, help="compute nodes of that lab (multinode)")
+    deploy.add_argument(
+        "--only",
+        metavar="SERVICE[,SERVICE]",
+        help="re-run only these services' or roles' tasks (plus the precheck) on a deployed cloud, e.g. glance",
+    )
+    deploy.add_argument(
+        "--limit", metavar="NODE[,NODE]", help="run on these nodes (or roles: controller, compute, ...) only"
+    )
 
     secrets = verb(
         "secrets", cmd_secrets, "list secret names, rotate one, or create the missing ones (values are never printed)"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,15 @@ class StateDir:
     @property
     def collections(self) -> Path:
         return self.root / "collections"
+
+    @property
+    def deployed(self) -> Path:
+        """Written after a full deploy succeeded: what --only and --limit build on."""
+        return self.root / "deployed.json"
+
+    def mark_deployed(self, release: str) -> None:
+        record = {"release": release, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self.deployed.write_text(json.dumps(record) + "\n", encoding="utf-8")
 
     def create(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from tenrec import timings
 from tenrec.paths import StateDir, collection_root
 
 HOST_EVENTS = {
@@ -169,6 +170,8 @@ def run_playbook(
     keep_actions: Iterable[str] = (),
     extravars: dict[str, Any] | None = None,
     label: str | None = None,
+    tags: str | None = None,
+    limit: str | None = None,
 ) -> RunResult:
     """Run playbooks/<playbook> against the generated inventory."""
     root = collection_root()
@@ -206,6 +209,8 @@ def run_playbook(
                 quiet=True,
                 event_handler=progress.handle,
                 rotate_artifacts=3,
+                tags=tags,
+                limit=limit,
                 suppress_env_files=True,
             )
         finally:
@@ -235,6 +240,18 @@ def summary_table(result: RunResult) -> Table:
         style = "red" if s.failed or s.unreachable else None
         table.add_row(host, str(s.ok), str(s.changed), str(s.failed), str(s.unreachable), str(s.skipped), style=style)
     return table
+
+
+def print_costs(console: Console, state: StateDir, label: str = "deploy") -> None:
+    """One line per phase: seconds, tasks run and skipped (from the timings callback)."""
+    path = state.logs / f"{label}-timings-last.json"
+    if not path.exists():
+        return
+    for cost in timings.by_phase(timings.load(path)):
+        console.print(
+            f"  {cost.seconds:6.1f}s  {cost.ran:4d} tasks run, {cost.skipped:4d} skipped  {cost.name}", markup=False
+        )
+    console.print(f"Per task and service: {path}", markup=False)
 
 
 def print_summary(console: Console, result: RunResult) -> None:

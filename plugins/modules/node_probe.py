@@ -71,13 +71,15 @@ ansible_facts:
   type: dict
 """
 
+import dataclasses
+import json
 import os
 import platform
 import shutil
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import probe_kvm
+from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import KvmProbeResult, probe_kvm
 
 SUPPORTED_DISTRIBUTION = ("debian", "12")
 # Kernel modules behind each feature, and a /proc or /sys trace that shows it present.
@@ -189,6 +191,28 @@ def decide(requested, available, feature_name, fallback, production, option):
     return requested, None
 
 
+# The KVM probe runs test guests for up to a second; its answer holds until the next boot, and
+# /run is emptied at every boot.
+KVM_CACHE = "/run/tenrec/kvm-probe.json"
+
+
+def cached_probe_kvm():
+    try:
+        with open(KVM_CACHE, encoding="utf-8") as handle:
+            return KvmProbeResult(**json.load(handle))
+    except (OSError, ValueError, TypeError):
+        pass
+    result = probe_kvm()
+    try:
+        os.makedirs(os.path.dirname(KVM_CACHE), mode=0o755, exist_ok=True)
+        with open(KVM_CACHE + ".new", "w", encoding="utf-8") as handle:
+            json.dump(dataclasses.asdict(result), handle)
+        os.replace(KVM_CACHE + ".new", KVM_CACHE)
+    except OSError:
+        pass
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -207,7 +231,7 @@ def main():
     roles = params["roles"]
     dist_id, dist_version, pretty = os_release()
     flags = cpu_flags()
-    kvm = probe_kvm()
+    kvm = cached_probe_kvm()
     features = kernel_features()
     facts = {
         "hostname": socket.gethostname(),

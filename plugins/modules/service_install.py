@@ -88,6 +88,11 @@ options:
   db_marker:
     description: Schema mark; C(db_sync_needed) is true when it is missing or a venv changed.
     type: path
+  sysctls:
+    description: Kernel settings to hold now (names with dots, as in sysctl.d); the file that keeps
+      them across boots is one of C(files).
+    type: dict
+    default: {}
   remove_matching:
     description: A glob; files matching it that are not among C(files) are removed (old marks).
     type: str
@@ -438,6 +443,7 @@ def main() -> None:
             "db_marker": {"type": "path"},
             "check_paths": {"type": "list", "elements": "path", "default": []},
             "remove_matching": {"type": "str"},
+            "sysctls": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -452,6 +458,14 @@ def main() -> None:
     for spec in params["links"]:
         installer.link(spec["src"], spec["dest"])
     installer.files(params["files"])
+    for name, value in params["sysctls"].items():
+        path = "/proc/sys/" + name.replace(".", "/")
+        current = (installer.read(path) or b"").decode().strip()
+        if current != str(value):
+            installer.changed.append(f"{name} = {value}")
+            if not module.check_mode:
+                with open(path, "w", encoding="ascii") as handle:
+                    handle.write(f"{value}\n")
     if params["remove_matching"]:
         keep = {spec["dest"] for spec in params["files"]}
         for stale in sorted(set(glob.glob(params["remove_matching"])) - keep):

@@ -284,6 +284,55 @@ def test_an_override_restarts_only_its_service(lab, config):
     assert tenrec("verify", "-c", str(lab.config), "--only", "image/*").returncode == Exit.OK
 
 
+def test_a_drifted_node_is_put_back(lab, config):
+    """A hand-edited config, a stopped service and a deleted venv link: the next deploy fixes all three."""
+    controller = node_host(lab, config, "ctl1")
+    compute = node_host(lab, config, "cmp1")
+    conf = "/etc/nova/nova.conf"
+    pristine = compute.file(conf).content_string
+    compute.check_output(f"printf '[DEFAULT]\\nhand_edit = true\\n' >> {conf}")
+    assert compute.file(conf).content_string != pristine
+    controller.check_output("systemctl stop placement-api")
+    controller.check_output("rm /opt/openstack/glance")
+    result = tenrec("deploy", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    summary = deploy_summary(lab)
+    assert summary["stats"]["cmp1"]["changed"] > 0
+    assert summary["stats"]["ctl1"]["changed"] > 0
+    assert compute.file(conf).content_string == pristine
+    assert compute.service("nova-compute").is_running
+    assert controller.service("placement-api").is_running
+    assert controller.file("/opt/openstack/glance").linked_to == f"/opt/openstack/venvs/glance-{config['release']}"
+    again = tenrec("deploy", "-c", str(lab.config))
+    assert again.returncode == Exit.OK, again.stdout + again.stderr
+    changed = {host: stats["changed"] for host, stats in deploy_summary(lab)["stats"].items()}
+    assert changed == {"ctl1": 0, "net1": 0, "cmp1": 0, "sto1": 0}
+
+
+def services_run(lab: LabPaths) -> set[str]:
+    document = json.loads((lab.config.parent / ".tenrec/logs/deploy-timings-last.json").read_text())
+    return {task["service"] for task in document["tasks"] if task["status"] != "skipped" and task["service"]}
+
+
+def test_only_runs_one_service_and_limit_one_node(lab, config):
+    controller = node_host(lab, config, "ctl1")
+    before = main_pids(controller)
+    result = tenrec("deploy", "-c", str(lab.config), "--only", "glance")
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert services_run(lab) <= {"precheck", "openvswitch", "glance"}
+    assert "glance" in services_run(lab)
+    assert sum(stats["changed"] for stats in deploy_summary(lab)["stats"].values()) == 0
+    assert main_pids(controller) == before
+    result = tenrec("deploy", "-c", str(lab.config), "--limit", "cmp1")
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert set(deploy_summary(lab)["stats"]) == {"cmp1"}
+    assert deploy_summary(lab)["stats"]["cmp1"]["changed"] == 0
+    assert "nova" in services_run(lab)
+    wrong = tenrec("deploy", "-c", str(lab.config), "--only", "glanse", "--limit", "cmp7")
+    assert wrong.returncode == Exit.INVALID_CONFIG
+    assert "--only: 'glanse'" in wrong.stderr and "--limit: 'cmp7'" in wrong.stderr
+
+
 def test_lab_down_leaves_nothing_behind(lab):
     ids = podman_lines("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label=tenrec.lab={LAB}")
     assert len(ids) == 4

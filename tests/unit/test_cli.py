@@ -166,3 +166,28 @@ def test_lab_needs_root_and_says_so(tmp_path):
     assert result.returncode == Exit.HOST_UNSUITABLE, result.stdout + result.stderr
     assert "run `tenrec lab up` as root" in result.stderr
     assert not (tmp_path / ".local/share/tenrec/labs").exists()
+
+
+def test_only_and_limit_are_checked_before_any_node(tmp_path):
+    listener = Listener()
+    data = yaml.safe_load((REPO / "inventory/aio/tenrec.yml").read_text())
+    data["ssh"] = {"user": "root", "port": listener.port}
+    config = tmp_path / "tenrec.yml"
+    config.write_text(yaml.safe_dump(data))
+    try:
+        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder", "--limit", "nowhere")
+    finally:
+        listener.close()
+    assert result.returncode == Exit.INVALID_CONFIG, result.stdout + result.stderr
+    assert "--only: 'glanse' is not a service or role" in result.stderr
+    assert "--only: 'cinder' is not deployed by this version" in result.stderr
+    assert "--limit: 'nowhere' is neither a node nor a role" in result.stderr
+    assert listener.connections == 0
+
+
+def test_only_needs_a_deployed_cloud(tmp_path):
+    config = tmp_path / "tenrec.yml"
+    shutil.copy(REPO / "inventory/aio/tenrec.yml", config)
+    result = tenrec("deploy", "-c", str(config), "--only", "glance")
+    assert result.returncode == Exit.NOT_DEPLOYED, result.stdout + result.stderr
+    assert "run a full `tenrec deploy` first" in result.stderr
