@@ -128,6 +128,7 @@ paths_present:
   returned: always
 """
 
+import errno
 import glob
 import grp
 import os
@@ -342,7 +343,17 @@ class Installer:
                     self.module.fail_json(
                         msg=f"{dest}: validation failed: {err.strip()[-400:]}", changed_files=self.changed
                     )
-            os.replace(temporary, dest)
+            try:
+                os.replace(temporary, dest)
+            except OSError as error:
+                if error.errno != errno.EBUSY:
+                    raise
+                # A file bind-mounted into a container (/etc/hostname) cannot be replaced:
+                # write it in place instead.
+                with open(dest, "wb") as handle:
+                    handle.write(data)
+                os.chown(dest, uid, gid)
+                os.chmod(dest, mode)
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)

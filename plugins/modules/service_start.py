@@ -16,7 +16,7 @@ description:
     loaded, as uWSGI runs with need-app), failing with the last error after C(timeout) seconds.
 options:
   units:
-    description: systemd unit names, in start order.
+    description: systemd unit names, in start order (none, to only wait for URLs).
     type: list
     elements: str
     required: true
@@ -82,7 +82,7 @@ def main() -> None:
     changed = False
     started: list[str] = []
 
-    disabled = [u for u in units if systemctl(module, "is-enabled", "--quiet", u)[0] != 0]
+    disabled = [] if not units else [u for u in units if systemctl(module, "is-enabled", "--quiet", u)[0] != 0]
     if disabled:
         changed = True
         if not module.check_mode:

@@ -1,0 +1,108 @@
+"""service_install, service_start and packages run for real on this machine (files in a temp dir)."""
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+from tests.ansible_local import run_json
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the modules set owners: root only")
+
+
+def run_module(tmp_path, module, args, check=False):
+    (tmp_path / "args.json").write_text(json.dumps({"module_args": args}))
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        f"    - tenrec.cloud.{module}: '{{{{ module_args }}}}'\n"
+        f"      check_mode: {str(check).lower()}\n"
+        "      vars:\n        ansible_python_interpreter: " + sys.executable + "\n"
+    )
+    result = run_json("ansible-playbook", ["-e", f"@{tmp_path / 'args.json'}", str(playbook)], tmp_path / "home")
+    return result["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def layout(root):
+    return {
+        "directories": [{"path": str(root / "etc"), "mode": "0750"}],
+        "files": [
+            {"dest": str(root / "etc/a.conf"), "content": "secret = hunter2\n", "mode": "0640"},
+            {"dest": str(root / "etc/unit.txt"), "content": "unit\n", "restart": False},
+            {"dest": str(root / "etc/copy.txt"), "copy_from": str(root / "source.txt")},
+        ],
+        "links": [{"src": "etc/a.conf", "dest": str(root / "link")}],
+        "restart_mark": str(root / "restart"),
+        "db_marker": str(root / "db-synced"),
+        "check_paths": [str(root / "etc/a.conf"), str(root / "nothing")],
+        "remove_matching": str(root / "etc/*.old"),
+    }
+
+
+def test_service_install_lays_down_repairs_and_stays_quiet(tmp_path):
+    root = tmp_path / "node"
+    root.mkdir()
+    (root / "source.txt").write_text("from the venv\n")
+    (root / "etc").mkdir()
+    (root / "etc/stale.old").write_text("old mark\n")
+    first = run_module(tmp_path, "service_install", layout(root))
+    assert first["changed"], first
+    assert (root / "etc/a.conf").read_text() == "secret = hunter2\n"
+    assert stat.S_IMODE((root / "etc/a.conf").stat().st_mode) == 0o640
+    assert stat.S_IMODE((root / "etc").stat().st_mode) == 0o750
+    assert (root / "etc/copy.txt").read_text() == "from the venv\n"
+    assert os.readlink(root / "link") == "etc/a.conf"
+    assert not (root / "etc/stale.old").exists()
+    assert (root / "restart").exists(), "a changed config leaves the restart mark"
+    assert first["db_sync_needed"] is True
+    assert first["paths_present"] == [str(root / "etc/a.conf")]
+    assert "hunter2" not in json.dumps(first), "contents are never returned"
+
+    (root / "restart").unlink()
+    second = run_module(tmp_path, "service_install", layout(root))
+    assert second["changed"] is False, second["changed_files"]
+    assert not (root / "restart").exists()
+
+    # Drift: a hand edit, a wrong mode and a deleted link are put back; only the config restarts.
+    (root / "etc/a.conf").write_text("secret = edited\n")
+    (root / "etc/unit.txt").chmod(0o600)
+    (root / "link").unlink()
+    third = run_module(tmp_path, "service_install", layout(root))
+    assert set(third["changed_files"]) == {str(root / "etc/a.conf"), str(root / "etc/unit.txt"), str(root / "link")}
+    assert (root / "etc/a.conf").read_text() == "secret = hunter2\n"
+    assert stat.S_IMODE((root / "etc/unit.txt").stat().st_mode) == 0o644
+    assert (root / "restart").exists()
+
+
+def test_service_install_check_mode_changes_nothing(tmp_path):
+    root = tmp_path / "node"
+    root.mkdir()
+    (root / "source.txt").write_text("x\n")
+    result = run_module(tmp_path, "service_install", layout(root), check=True)
+    assert result["changed"] is True
+    assert not (root / "etc").exists()
+
+
+def test_service_install_refuses_a_file_that_fails_validation(tmp_path):
+    dest = tmp_path / "sudoers"
+    args = {"files": [{"dest": str(dest), "content": "not sudoers syntax ((\n", "validate": "/bin/false %s"}]}
+    result = run_module(tmp_path, "service_install", args)
+    assert result.get("failed"), result
+    assert "validation failed" in result["msg"]
+    assert not dest.exists(), "nothing half-written is left"
+
+
+def test_packages_reads_dpkg_and_installs_nothing_when_present(tmp_path):
+    result = run_module(tmp_path, "packages", {"names": ["dpkg", "coreutils"]})
+    assert result["changed"] is False and result["installed"] == []
+    missing = run_module(tmp_path, "packages", {"names": ["dpkg", "tenrec-no-such-package"]}, check=True)
+    assert missing["changed"] is True and missing["installed"] == ["tenrec-no-such-package"]
+
+
+def test_service_start_reports_a_unit_that_cannot_start(tmp_path):
+    if not os.path.isdir("/run/systemd/system"):
+        pytest.skip("no systemd on this machine")
+    result = run_module(tmp_path, "service_start", {"units": ["tenrec-no-such-unit"]})
+    assert result.get("failed")
