@@ -29,9 +29,21 @@ options:
     elements: str
     default: []
   timeout:
-    description: Seconds to wait for the URLs.
+    description: Seconds to wait for the URLs (and for the queue account).
     type: int
     default: 90
+  queue_account:
+    description:
+      - Before starting or restarting anything, wait until this RabbitMQ account logs in over
+        AMQP and opens its vhost. An agent that starts on another node before its account
+        exists on the controller dies inside a process that systemd still sees running.
+    type: dict
+    suboptions:
+      hosts: {type: list, elements: str, required: true, description: AMQP listeners; any one that accepts will do.}
+      port: {type: int, default: 5672, description: AMQP port.}
+      user: {type: str, required: true, description: The account.}
+      password: {type: str, required: true, no_log: true, description: Its password.}
+      vhost: {type: str, default: /, description: Its vhost.}
 author: tenrec contributors
 """
 
@@ -48,6 +60,7 @@ import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import logs_in
 
 
 def systemctl(module: AnsibleModule, *args: str) -> tuple[int, str]:
@@ -66,6 +79,20 @@ def answers(url: str) -> str | None:
         return str(getattr(error, "reason", error))
 
 
+def wait_for_queue_account(module: AnsibleModule, account: dict, timeout: int) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = [
+            logs_in(host, account["port"], account["user"], account["password"], account["vhost"])
+            for host in account["hosts"]
+        ]
+        if None in problems:
+            return
+        if time.monotonic() > deadline:
+            module.fail_json(msg=f"RabbitMQ account {account['user']} did not work within {timeout} s: {problems[0]}")
+        time.sleep(1)
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -73,6 +100,16 @@ def main() -> None:
             "restart_mark": {"type": "path"},
             "wait_urls": {"type": "list", "elements": "str", "default": []},
             "timeout": {"type": "int", "default": 90},
+            "queue_account": {
+                "type": "dict",
+                "options": {
+                    "hosts": {"type": "list", "elements": "str", "required": True},
+                    "port": {"type": "int", "default": 5672},
+                    "user": {"type": "str", "required": True},
+                    "password": {"type": "str", "required": True, "no_log": True},
+                    "vhost": {"type": "str", "default": "/"},
+                },
+            },
         },
         supports_check_mode=True,
     )
@@ -90,6 +127,8 @@ def main() -> None:
             if rc != 0:
                 module.fail_json(msg=f"systemctl enable {' '.join(disabled)}: {out}")
     started = list(units) if marked else [u for u in units if systemctl(module, "is-active", "--quiet", u)[0] != 0]
+    if started and module.params["queue_account"] and not module.check_mode:
+        wait_for_queue_account(module, module.params["queue_account"], module.params["timeout"])
     if started:
         changed = True
         if not module.check_mode:
