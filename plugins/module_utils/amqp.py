@@ -8,6 +8,14 @@ import socket
 import struct
 
 FRAME_END = b"\xce"
+# The argument spec of an account to log in with, as modules take it.
+ACCOUNT_OPTIONS = {
+    "hosts": {"type": "list", "elements": "str", "required": True},
+    "port": {"type": "int", "default": 5672},
+    "user": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "vhost": {"type": "str", "default": "/"},
+}
 
 
 def shortstr(text: str) -> bytes:

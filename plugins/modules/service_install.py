@@ -10,16 +10,29 @@ module: service_install
 short_description: Users, directories, venvs, files, links and units of one service, in one call
 description:
   - Makes the node hold exactly what a service declaration asks for, and reports what it changed.
-  - In order, the system group and user; directories; the node tools (uv) from the wheel
+  - In order, the Debian packages (as M(tenrec.cloud.packages) does - dpkg's status file read, apt
+    only for what is missing, the packages' services held from starting); the system group and
+    user; directories; the node tools (uv) from the wheel
     repository; each venv made equal to its served lock with C(uv pip sync --require-hashes);
     the stable venv links; files (given content, or copied from a path on the node such as a
     venv), written atomically and only when their bytes, owner, group or mode differ; symlinks;
-    C(systemctl daemon-reload) when a unit file changed; a restart mark when something the
-    running service reads changed.
+    managed blocks in files the service shares with others (/etc/hosts); C(systemctl
+    daemon-reload) when a unit file changed; a restart mark when something the running service
+    reads changed; then, with C(start), the units enabled and started (restarted, and the mark
+    cleared, when the mark exists), as M(tenrec.cloud.service_start) does.
   - Every check is local to the node, so a file edited by hand, a deleted link or a venv
     changed by hand is put back on the next run, while a run with nothing to change costs one
     module execution.
 options:
+  packages:
+    description: Debian packages to install when missing (before anything else).
+    type: list
+    elements: str
+    default: []
+  update_cache_max_age:
+    description: Refresh the package lists first when they are older than this many seconds.
+    type: int
+    default: 86400
   user:
     description: System user and group to create (home /var/lib/NAME, no login shell).
     type: dict
@@ -74,6 +87,27 @@ options:
       restart: {type: bool, default: true, description: A change needs the service restarted.}
       unit: {type: bool, default: false, description: A systemd unit; a change reloads systemd.}
       keep_owner: {type: bool, default: false, description: Leave owner and group as they are (new files are root's).}
+      stop_first:
+        type: list
+        elements: str
+        default: []
+        description: Units to stop before the file is replaced (one that cannot stop cleanly once its file changed).
+  blocks:
+    description: Managed blocks in files shared with others, between C(# BEGIN marker) and C(# END marker) lines
+      (appended when missing); the rest of the file is kept, except the lines that C(drop_lines) matches.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {type: path, required: true, description: The file.}
+      marker: {type: str, required: true, description: The text after BEGIN and END.}
+      block: {type: str, required: true, description: The block's lines.}
+      drop_lines: {type: str, description: A regular expression; lines outside the block that match it are removed.}
+      restart: {type: bool, default: false, description: A change needs the service restarted.}
+  start:
+    description: Units to enable and start after everything else, restarted when C(restart_mark) exists.
+    type: list
+    elements: str
   links:
     description: Symlinks, C(dest) pointing at C(src).
     type: list
@@ -96,6 +130,31 @@ options:
   remove_matching:
     description: A glob; files matching it that are not among C(files) are removed (old marks).
     type: str
+  check_accounts:
+    description:
+      - Accounts of the service to log in with after the run, reporting C(accounts_ok) (true when
+        every one works), so that the steps that make them can be skipped without round trips of
+        their own. The logins go over the network, as the service's own do.
+    type: dict
+    suboptions:
+      database:
+        type: dict
+        description: MariaDB - C(host), C(port) (3306), C(user), C(password), C(databases) (all privileges on each).
+        suboptions:
+          host: {type: str, required: true, description: MariaDB's listener.}
+          port: {type: int, default: 3306, description: Its port.}
+          user: {type: str, required: true, description: The service's user.}
+          password: {type: str, required: true, no_log: true, description: Its password.}
+          databases: {type: list, elements: str, required: true, description: Its databases.}
+      queue:
+        type: dict
+        description: RabbitMQ - C(hosts) (any one will do), C(port) (5672), C(user), C(password), C(vhost) (/).
+        suboptions:
+          hosts: {type: list, elements: str, required: true, description: AMQP listeners.}
+          port: {type: int, default: 5672, description: AMQP port.}
+          user: {type: str, required: true, description: The service's account.}
+          password: {type: str, required: true, no_log: true, description: Its password.}
+          vhost: {type: str, default: /, description: Its vhost.}
   check_paths:
     description: Paths whose existence to report after the run (in C(paths_present)), so that
       one-time steps can be skipped without a round trip of their own.
@@ -107,12 +166,16 @@ author: tenrec contributors
 
 RETURN = r"""
 changed_files:
-  description: The files, links and venvs that changed (names only, never contents).
+  description: What changed (names only, never contents) - packages, files, links, venvs, units.
   type: list
   returned: always
 venv_changed:
   description: A venv was installed or changed, or its link moved.
   type: bool
+  returned: always
+started:
+  description: Units that C(start) started or restarted.
+  type: list
   returned: always
 restart_pending:
   description: The restart mark exists after this run.
@@ -120,6 +183,10 @@ restart_pending:
   returned: always
 db_sync_needed:
   description: The schema migrations should run (no mark yet, or the code changed).
+  type: bool
+  returned: always
+accounts_ok:
+  description: Every account of C(check_accounts) logs in (false when one does not, or none was given).
   type: bool
   returned: always
 paths_present:
@@ -139,6 +206,10 @@ import urllib.parse
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import ACCOUNT_OPTIONS, logs_in
+from ansible_collections.tenrec.cloud.plugins.module_utils.debian_packages import install
+from ansible_collections.tenrec.cloud.plugins.module_utils.mariadb_login import account_works, pymysql
+from ansible_collections.tenrec.cloud.plugins.module_utils.units import start
 
 SYNC_CHANGED = re.compile(r"^\s*(Installed|Uninstalled) ", re.MULTILINE)
 
@@ -374,6 +445,8 @@ class Installer:
             if self.read(dest) != data:
                 changed = True
                 if not self.check:
+                    for unit in spec["stop_first"]:
+                        self.run(["systemctl", "stop", unit])
                     if spec["keep_owner"]:
                         info = os.stat(dest) if os.path.exists(dest) else None
                         uid, gid = (info.st_uid, info.st_gid) if info else (0, 0)
@@ -387,6 +460,49 @@ class Installer:
                 self.restart = self.restart or spec["restart"]
                 self.reload_units = self.reload_units or spec["unit"]
 
+    def blocks(self, specs: list[dict]) -> None:
+        for spec in specs:
+            path = spec["path"]
+            old = (self.read(path) or b"").decode()
+            begin, end = f"# BEGIN {spec['marker']}", f"# END {spec['marker']}"
+            lines = old.splitlines()
+            block = [begin, *spec["block"].rstrip("\n").splitlines(), end]
+            drop = re.compile(spec["drop_lines"]) if spec.get("drop_lines") else None
+            if begin in lines and end in lines[lines.index(begin) :]:
+                first = lines.index(begin)
+                last = lines.index(end, first)
+                before, after = lines[:first], lines[last + 1 :]
+            else:
+                before, after = lines, []
+            if drop:
+                before = [line for line in before if not drop.search(line)]
+                after = [line for line in after if not drop.search(line)]
+            new = "\n".join(before + block + after) + "\n"
+            if new == old:
+                continue
+            self.changed.append(path)
+            self.restart = self.restart or spec["restart"]
+            if not self.check:
+                info = os.stat(path) if os.path.exists(path) else None
+                uid, gid, mode = (info.st_uid, info.st_gid, info.st_mode & 0o7777) if info else (0, 0, 0o644)
+                self.write_bytes(path, new.encode(), uid, gid, mode)
+
+
+def accounts_work(accounts: dict | None) -> bool:
+    if not accounts or not any(accounts.values()):
+        return False
+    database, queue = accounts.get("database"), accounts.get("queue")
+    if database:
+        if pymysql is None:
+            return False
+        if account_works({"check_host": database["host"], **database}):
+            return False
+    if queue:
+        problems = [logs_in(h, queue["port"], queue["user"], queue["password"], queue["vhost"]) for h in queue["hosts"]]
+        if None not in problems:
+            return False
+    return True
+
 
 def main() -> None:
     directory = {
@@ -398,6 +514,8 @@ def main() -> None:
     }
     module = AnsibleModule(
         argument_spec={
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "update_cache_max_age": {"type": "int", "default": 86400},
             "user": {
                 "type": "dict",
                 "options": {
@@ -441,9 +559,23 @@ def main() -> None:
                     "restart": {"type": "bool", "default": True},
                     "unit": {"type": "bool", "default": False},
                     "keep_owner": {"type": "bool", "default": False},
+                    "stop_first": {"type": "list", "elements": "str", "default": []},
                 },
                 "mutually_exclusive": [["content", "copy_from"]],
             },
+            "blocks": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "marker": {"type": "str", "required": True},
+                    "block": {"type": "str", "required": True},
+                    "drop_lines": {"type": "str"},
+                    "restart": {"type": "bool", "default": False},
+                },
+            },
+            "start": {"type": "list", "elements": "str"},
             "links": {
                 "type": "list",
                 "elements": "dict",
@@ -453,6 +585,25 @@ def main() -> None:
             "restart_mark": {"type": "path"},
             "db_marker": {"type": "path"},
             "check_paths": {"type": "list", "elements": "path", "default": []},
+            "check_accounts": {
+                "type": "dict",
+                "options": {
+                    "database": {
+                        "type": "dict",
+                        "options": {
+                            "host": {"type": "str", "required": True},
+                            "port": {"type": "int", "default": 3306},
+                            "user": {"type": "str", "required": True},
+                            "password": {"type": "str", "required": True, "no_log": True},
+                            "databases": {"type": "list", "elements": "str", "required": True},
+                        },
+                    },
+                    "queue": {
+                        "type": "dict",
+                        "options": ACCOUNT_OPTIONS,
+                    },
+                },
+            },
             "remove_matching": {"type": "str"},
             "sysctls": {"type": "dict", "default": {}},
         },
@@ -461,6 +612,8 @@ def main() -> None:
     params = module.params
     installer = Installer(module)
     env = {str(k): str(v) for k, v in params["uv_environment"].items()}
+    installed = install(module, params["packages"], params["update_cache_max_age"])
+    installer.changed.extend(f"package {name}" for name in installed)
     installer.user(params["user"])
     installer.directories(params["directories"])
     installer.tools(params["tools"], env)
@@ -469,6 +622,7 @@ def main() -> None:
     for spec in params["links"]:
         installer.link(spec["src"], spec["dest"])
     installer.files(params["files"])
+    installer.blocks(params["blocks"])
     for name, value in params["sysctls"].items():
         path = "/proc/sys/" + name.replace(".", "/")
         current = (installer.read(path) or b"").decode().strip()
@@ -487,16 +641,27 @@ def main() -> None:
         installer.run(["systemctl", "daemon-reload"])
     mark = params["restart_mark"]
     if mark and (installer.restart or installer.venv_changed) and not module.check_mode:
+        os.makedirs(os.path.dirname(mark), exist_ok=True)
         with open(mark, "w", encoding="utf-8") as handle:
             handle.write("config, code or unit changed\n")
+    started: list[str] = []
+    if params["start"] is not None:
+        if mark and installer.restart and module.check_mode:
+            started = list(params["start"])
+        else:
+            units_changed, started, _ = start(module, params["start"], mark)
+            if units_changed:
+                installer.changed.append(f"started {', '.join(started)}" if started else "enabled units")
     db_marker = params["db_marker"]
     module.exit_json(
         changed=bool(installer.changed),
+        started=started,
         changed_files=installer.changed,
         venv_changed=installer.venv_changed,
         restart_pending=bool(mark and os.path.exists(mark)),
         db_sync_needed=bool(db_marker) and (installer.venv_changed or not os.path.exists(db_marker)),
         paths_present=[path for path in params["check_paths"] if os.path.lexists(path)],
+        accounts_ok=accounts_work(params["check_accounts"]),
     )
 
 

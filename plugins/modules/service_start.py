@@ -54,18 +54,13 @@ started:
   returned: always
 """
 
-import os
 import time
 import urllib.error
 import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import logs_in
-
-
-def systemctl(module: AnsibleModule, *args: str) -> tuple[int, str]:
-    rc, out, err = module.run_command(["systemctl", *args])
-    return rc, (out + err).strip()
+from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import ACCOUNT_OPTIONS
+from ansible_collections.tenrec.cloud.plugins.module_utils.units import start, systemctl
 
 
 def answers(url: str) -> str | None:
@@ -79,20 +74,6 @@ def answers(url: str) -> str | None:
         return str(getattr(error, "reason", error))
 
 
-def wait_for_queue_account(module: AnsibleModule, account: dict, timeout: int) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        problems = [
-            logs_in(host, account["port"], account["user"], account["password"], account["vhost"])
-            for host in account["hosts"]
-        ]
-        if None in problems:
-            return
-        if time.monotonic() > deadline:
-            module.fail_json(msg=f"RabbitMQ account {account['user']} did not work within {timeout} s: {problems[0]}")
-        time.sleep(1)
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -102,44 +83,15 @@ def main() -> None:
             "timeout": {"type": "int", "default": 90},
             "queue_account": {
                 "type": "dict",
-                "options": {
-                    "hosts": {"type": "list", "elements": "str", "required": True},
-                    "port": {"type": "int", "default": 5672},
-                    "user": {"type": "str", "required": True},
-                    "password": {"type": "str", "required": True, "no_log": True},
-                    "vhost": {"type": "str", "default": "/"},
-                },
+                "options": ACCOUNT_OPTIONS,
             },
         },
         supports_check_mode=True,
     )
     units = module.params["units"]
-    mark = module.params["restart_mark"]
-    marked = bool(mark) and os.path.exists(mark)
-    changed = False
-    started: list[str] = []
-
-    disabled = [] if not units else [u for u in units if systemctl(module, "is-enabled", "--quiet", u)[0] != 0]
-    if disabled:
-        changed = True
-        if not module.check_mode:
-            rc, out = systemctl(module, "enable", "--quiet", *disabled)
-            if rc != 0:
-                module.fail_json(msg=f"systemctl enable {' '.join(disabled)}: {out}")
-    started = list(units) if marked else [u for u in units if systemctl(module, "is-active", "--quiet", u)[0] != 0]
-    if started and module.params["queue_account"] and not module.check_mode:
-        wait_for_queue_account(module, module.params["queue_account"], module.params["timeout"])
-    if started:
-        changed = True
-        if not module.check_mode:
-            rc, out = systemctl(module, "restart" if marked else "start", *started)
-            if rc != 0:
-                _, status = systemctl(module, "status", "--no-pager", "--lines=15", *started)
-                module.fail_json(
-                    msg=f"systemctl {'restart' if marked else 'start'} {' '.join(started)}: {out}", status=status
-                )
-    if marked and not module.check_mode:
-        os.unlink(mark)
+    changed, started, marked = start(
+        module, units, module.params["restart_mark"], module.params["queue_account"], module.params["timeout"]
+    )
 
     if not module.check_mode:
         deadline = time.monotonic() + module.params["timeout"]

@@ -106,3 +106,55 @@ def test_service_start_reports_a_unit_that_cannot_start(tmp_path):
         pytest.skip("no systemd on this machine")
     result = run_module(tmp_path, "service_start", {"units": ["tenrec-no-such-unit"]})
     assert result.get("failed")
+
+
+def test_service_install_manages_a_block_and_keeps_the_rest_of_the_file(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n127.0.1.1 old-name\n10.0.0.9 operator-entry\n")
+    hosts.chmod(0o644)
+    args = {
+        "blocks": [
+            {
+                "path": str(hosts),
+                "marker": "tenrec nodes",
+                "block": "10.0.0.1 ctl1\n10.0.0.2 cmp1\n",
+                "drop_lines": r"^127\.0\.1\.1\s",
+            }
+        ]
+    }
+    first = run_module(tmp_path, "service_install", args)
+    assert first["changed"] and first["changed_files"] == [str(hosts)]
+    assert hosts.read_text() == (
+        "127.0.0.1 localhost\n10.0.0.9 operator-entry\n"
+        "# BEGIN tenrec nodes\n10.0.0.1 ctl1\n10.0.0.2 cmp1\n# END tenrec nodes\n"
+    )
+    assert run_module(tmp_path, "service_install", args)["changed"] is False
+
+    # A hand edit inside the block is put back; what the operator added after it stays.
+    hosts.write_text(hosts.read_text().replace("10.0.0.2 cmp1", "10.9.9.9 cmp1") + "10.0.0.8 later\n")
+    third = run_module(tmp_path, "service_install", args)
+    assert third["changed"]
+    assert "10.0.0.2 cmp1\n# END tenrec nodes\n10.0.0.8 later\n" in hosts.read_text()
+    assert not (tmp_path / "restart").exists()
+
+
+def test_packages_never_leaves_its_policy_rc_d_behind(tmp_path):
+    policy = "/usr/sbin/policy-rc.d"
+    saved = policy + ".tenrec-test"
+    own = os.path.lexists(policy)
+    if own:  # this machine's own (a container image's) is put back afterwards
+        os.rename(policy, saved)
+    try:
+        result = run_module(tmp_path, "packages", {"names": ["tenrec-no-such-package"], "update_cache_max_age": 10**9})
+        assert result.get("failed") and "tenrec-no-such-package" in result["msg"]
+        assert not os.path.lexists(policy), "a failed install must not keep services from starting"
+    finally:
+        if own:
+            os.rename(saved, policy)
+
+
+def test_service_install_starts_and_restarts_on_its_mark(tmp_path):
+    if not os.path.isdir("/run/systemd/system"):
+        pytest.skip("no systemd on this machine")
+    result = run_module(tmp_path, "service_install", {"start": ["tenrec-no-such-unit"]})
+    assert result.get("failed") and "tenrec-no-such-unit" in result["msg"]

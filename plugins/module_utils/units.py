@@ -1,0 +1,64 @@
+# Copyright: tenrec contributors
+# Apache-2.0
+"""Enable and start systemd units, restarting them when a restart mark asks for it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import logs_in
+
+
+def systemctl(module: AnsibleModule, *args: str) -> tuple[int, str]:
+    rc, out, err = module.run_command(["systemctl", *args])
+    return rc, (out + err).strip()
+
+
+def wait_for_queue_account(module: AnsibleModule, account: dict, timeout: int) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = [
+            logs_in(host, account["port"], account["user"], account["password"], account["vhost"])
+            for host in account["hosts"]
+        ]
+        if None in problems:
+            return
+        if time.monotonic() > deadline:
+            module.fail_json(msg=f"RabbitMQ account {account['user']} did not work within {timeout} s: {problems[0]}")
+        time.sleep(1)
+
+
+def start(
+    module: AnsibleModule,
+    units: list[str],
+    restart_mark: str | None,
+    queue_account: dict | None = None,
+    timeout: int = 90,
+) -> tuple[bool, list[str], bool]:
+    """Enables every unit, starts those not running (all of them, restarted, when the mark
+    exists; then the mark goes). Returns (changed, the units started, whether it restarted)."""
+    marked = bool(restart_mark) and os.path.exists(restart_mark)
+    changed = False
+    disabled = [u for u in units if systemctl(module, "is-enabled", "--quiet", u)[0] != 0]
+    if disabled:
+        changed = True
+        if not module.check_mode:
+            rc, out = systemctl(module, "enable", "--quiet", *disabled)
+            if rc != 0:
+                module.fail_json(msg=f"systemctl enable {' '.join(disabled)}: {out}")
+    started = list(units) if marked else [u for u in units if systemctl(module, "is-active", "--quiet", u)[0] != 0]
+    if started and queue_account and not module.check_mode:
+        wait_for_queue_account(module, queue_account, timeout)
+    if started:
+        changed = True
+        if not module.check_mode:
+            verb = "restart" if marked else "start"
+            rc, out = systemctl(module, verb, *started)
+            if rc != 0:
+                _, status = systemctl(module, "status", "--no-pager", "--lines=15", *started)
+                module.fail_json(msg=f"systemctl {verb} {' '.join(started)}: {out}", status=status)
+    if marked and not module.check_mode:
+        os.unlink(restart_mark)
+    return changed, started, marked
