@@ -50,6 +50,19 @@ options:
       group: {type: str, default: root, description: Group.}
       mode: {type: str, default: "0755", description: Octal mode.}
       keep_owner: {type: bool, default: false, description: Leave owner and group as they are (a package owns them).}
+  key_repositories:
+    description:
+      - Fernet key repositories (keystone's token and credential keys) - when one holds no key
+        yet, keys 0 (staged) and 1 (primary) are made in it, as C(keystone-manage fernet_setup)
+        makes them (32 random bytes, URL-safe base64). A repository with keys is left alone
+        (rotation renumbers them).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {type: path, required: true, description: The repository (made with C(directories)).}
+      owner: {type: str, required: true, description: Owner of the key files.}
+      group: {type: str, required: true, description: Their group.}
   tools:
     description: The node tools venv (uv), installed from the wheel repository when its lock changed.
     type: dict
@@ -195,6 +208,7 @@ paths_present:
   returned: always
 """
 
+import base64
 import errno
 import glob
 import grp
@@ -307,6 +321,18 @@ class Installer:
             keep = spec["keep_owner"]
             if self.fix_metadata(path, spec["owner"], spec["group"], spec["mode"], keep) and path not in self.changed:
                 self.changed.append(path)
+
+    def key_repositories(self, specs: list[dict]) -> None:
+        for spec in specs:
+            path = spec["path"]
+            if os.path.isdir(path) and any(name.isdigit() for name in os.listdir(path)):
+                continue
+            self.changed.append(f"keys in {path}")
+            if self.check:
+                continue
+            uid, gid = self.ids(spec["owner"], spec["group"])
+            for index in ("1", "0"):
+                self.write_bytes(os.path.join(path, index), base64.urlsafe_b64encode(os.urandom(32)), uid, gid, 0o600)
 
     def tools(self, spec: dict | None, env: dict) -> None:
         if not spec:
@@ -524,6 +550,17 @@ def main() -> None:
                 },
             },
             "directories": {"type": "list", "elements": "dict", "default": [], "options": directory},
+            "key_repositories": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "no_log": False,
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "owner": {"type": "str", "required": True},
+                    "group": {"type": "str", "required": True},
+                },
+            },
             "tools": {
                 "type": "dict",
                 "options": {
@@ -616,6 +653,7 @@ def main() -> None:
     installer.changed.extend(f"package {name}" for name in installed)
     installer.user(params["user"])
     installer.directories(params["directories"])
+    installer.key_repositories(params["key_repositories"])
     installer.tools(params["tools"], env)
     uv = os.path.join(params["tools"]["venv"], "bin", "uv") if params["tools"] else "uv"
     installer.venvs(params["venvs"], uv, env)

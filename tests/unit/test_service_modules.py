@@ -1,5 +1,6 @@
 """service_install, service_start and packages run for real on this machine (files in a temp dir)."""
 
+import base64
 import json
 import os
 import stat
@@ -158,3 +159,25 @@ def test_service_install_starts_and_restarts_on_its_mark(tmp_path):
         pytest.skip("no systemd on this machine")
     result = run_module(tmp_path, "service_install", {"start": ["tenrec-no-such-unit"]})
     assert result.get("failed") and "tenrec-no-such-unit" in result["msg"]
+
+
+def test_service_install_makes_first_fernet_keys_only_in_an_empty_repository(tmp_path):
+    repository = tmp_path / "fernet-keys"
+    args = {
+        "directories": [{"path": str(repository), "mode": "0700"}],
+        "key_repositories": [{"path": str(repository), "owner": "root", "group": "root"}],
+    }
+    first = run_module(tmp_path, "service_install", args)
+    assert first["changed"]
+    assert sorted(p.name for p in repository.iterdir()) == ["0", "1"]
+    keys = {p.name: p.read_bytes() for p in repository.iterdir()}
+    for key in keys.values():
+        assert len(base64.urlsafe_b64decode(key)) == 32, "a Fernet key: 32 bytes, URL-safe base64"
+    assert keys["0"] != keys["1"]
+    assert stat.S_IMODE((repository / "0").stat().st_mode) == 0o600
+    assert run_module(tmp_path, "service_install", args)["changed"] is False
+
+    # After rotations the numbers have gaps: nothing is added.
+    (repository / "1").rename(repository / "3")
+    assert run_module(tmp_path, "service_install", args)["changed"] is False
+    assert sorted(p.name for p in repository.iterdir()) == ["0", "3"]
