@@ -285,7 +285,8 @@ def test_an_override_restarts_only_its_service(lab, config):
 
 
 def test_a_drifted_node_is_put_back(lab, config):
-    """A hand-edited config, a stopped service and a deleted venv link: the next deploy fixes all three."""
+    """A hand-edited config, stopped services, a deleted venv link and a hand-edited /etc/hosts
+    entry of tenrec's: the next deploy puts them all back."""
     controller = node_host(lab, config, "ctl1")
     compute = node_host(lab, config, "cmp1")
     conf = "/etc/nova/nova.conf"
@@ -293,7 +294,10 @@ def test_a_drifted_node_is_put_back(lab, config):
     compute.check_output(f"printf '[DEFAULT]\\nhand_edit = true\\n' >> {conf}")
     assert compute.file(conf).content_string != pristine
     controller.check_output("systemctl stop placement-api")
+    controller.check_output("systemctl stop memcached")
     controller.check_output("rm /opt/openstack/glance")
+    hosts = controller.file("/etc/hosts").content_string
+    controller.check_output("sed -i 's/ cmp1$/ cmp1-typo/' /etc/hosts")
     result = tenrec("deploy", "-c", str(lab.config))
     assert result.returncode == Exit.OK, result.stdout + result.stderr
     summary = deploy_summary(lab)
@@ -302,6 +306,8 @@ def test_a_drifted_node_is_put_back(lab, config):
     assert compute.file(conf).content_string == pristine
     assert compute.service("nova-compute").is_running
     assert controller.service("placement-api").is_running
+    assert controller.service("memcached").is_running
+    assert controller.file("/etc/hosts").content_string == hosts
     assert controller.file("/opt/openstack/glance").linked_to == f"/opt/openstack/venvs/glance-{config['release']}"
     again = tenrec("deploy", "-c", str(lab.config))
     assert again.returncode == Exit.OK, again.stdout + again.stderr
