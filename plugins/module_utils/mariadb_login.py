@@ -9,6 +9,15 @@ try:
 except ImportError:  # callers report it
     pymysql = None
 
+# The argument spec of a service's account to log in with, as modules take it.
+DATABASE_ACCOUNT_OPTIONS = {
+    "host": {"type": "str", "required": True},
+    "port": {"type": "int", "default": 3306},
+    "user": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "databases": {"type": "list", "elements": "str", "required": True},
+}
+
 
 def account_works(params: dict) -> str | None:
     """None when the user logs in and holds all privileges on every database, else why not."""

@@ -222,7 +222,11 @@ import urllib.request
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import ACCOUNT_OPTIONS, logs_in
 from ansible_collections.tenrec.cloud.plugins.module_utils.debian_packages import install
-from ansible_collections.tenrec.cloud.plugins.module_utils.mariadb_login import account_works, pymysql
+from ansible_collections.tenrec.cloud.plugins.module_utils.mariadb_login import (
+    DATABASE_ACCOUNT_OPTIONS,
+    account_works,
+    pymysql,
+)
 from ansible_collections.tenrec.cloud.plugins.module_utils.units import start
 
 SYNC_CHANGED = re.compile(r"^\s*(Installed|Uninstalled) ", re.MULTILINE)
@@ -625,20 +629,8 @@ def main() -> None:
             "check_accounts": {
                 "type": "dict",
                 "options": {
-                    "database": {
-                        "type": "dict",
-                        "options": {
-                            "host": {"type": "str", "required": True},
-                            "port": {"type": "int", "default": 3306},
-                            "user": {"type": "str", "required": True},
-                            "password": {"type": "str", "required": True, "no_log": True},
-                            "databases": {"type": "list", "elements": "str", "required": True},
-                        },
-                    },
-                    "queue": {
-                        "type": "dict",
-                        "options": ACCOUNT_OPTIONS,
-                    },
+                    "database": {"type": "dict", "options": DATABASE_ACCOUNT_OPTIONS},
+                    "queue": {"type": "dict", "options": ACCOUNT_OPTIONS},
                 },
             },
             "remove_matching": {"type": "str"},

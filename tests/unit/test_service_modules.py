@@ -154,7 +154,7 @@ def test_packages_never_leaves_its_policy_rc_d_behind(tmp_path):
             os.rename(saved, policy)
 
 
-def test_service_install_starts_and_restarts_on_its_mark(tmp_path):
+def test_service_install_reports_a_unit_that_cannot_start(tmp_path):
     if not os.path.isdir("/run/systemd/system"):
         pytest.skip("no systemd on this machine")
     result = run_module(tmp_path, "service_install", {"start": ["tenrec-no-such-unit"]})
