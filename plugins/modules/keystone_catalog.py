@@ -14,22 +14,10 @@ description:
   - One connection does all of it (one Ansible task per service instead of six).
   - The user's password is checked by authenticating as the user; it is reset only when that
     fails, so rotating a secret works and an unchanged one reports no change.
-  - Needs openstacksdk on the node; run it with the operator CLI venv's Python.
 version_added: "0.1.0"
 author: tenrec developers
+extends_documentation_fragment: [tenrec.cloud.keystone_admin]
 options:
-  auth_url:
-    description: Keystone v3 URL.
-    type: str
-    required: true
-  admin_password:
-    description: Password of the admin user (admin project, Default domain).
-    type: str
-    required: true
-  region:
-    description: Region of the endpoints.
-    type: str
-    default: RegionOne
   service_name:
     description: Service name (and user name unless user_name is given).
     type: str
@@ -89,13 +77,14 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import ADMIN_OPTIONS, connect
 
 try:
     import openstack
     from keystoneauth1 import exceptions as ks_exceptions
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import v3 as ks_v3
-except ImportError:  # reported by main()
+except ImportError:  # reported by connect()
     openstack = None
 
 INTERFACES = ("public", "internal", "admin")
@@ -115,6 +104,18 @@ def password_works(params, user_name, password, project_name):
     except ks_exceptions.Unauthorized:
         return False
     return True
+
+
+def created_or_found(create, find):
+    """Create a shared object (the service project, a role); a registration running at the same
+    time may have made it first (Keystone answers 409), then it is found."""
+    try:
+        return create()
+    except openstack.exceptions.ConflictException:
+        found = find()
+        if found is None:
+            raise
+        return found
 
 
 def ensure_service(module, identity, actions):
@@ -172,8 +173,11 @@ def ensure_user(module, identity, actions):
         actions.append("created project {}".format(p["project_name"]))
         if module.check_mode:
             return
-        project = identity.create_project(
-            name=p["project_name"], domain_id="default", description="OpenStack service users"
+        project = created_or_found(
+            lambda: identity.create_project(
+                name=p["project_name"], domain_id="default", description="OpenStack service users"
+            ),
+            lambda: identity.find_project(p["project_name"], domain_id="default"),
         )
     user = identity.find_user(p["user_name"], domain_id="default")
     if user is None:
@@ -193,7 +197,10 @@ def ensure_user(module, identity, actions):
             actions.append(f"created role {role_name}")
             if module.check_mode:
                 continue
-            role = identity.create_role(name=role_name)
+            role = created_or_found(
+                lambda name=role_name: identity.create_role(name=name),
+                lambda name=role_name: identity.find_role(name),
+            )
         if not identity.validate_user_has_project_role(project, user, role):
             actions.append(f"gave {p['user_name']} the {role_name} role on {p['project_name']}")
             if not module.check_mode:
@@ -206,9 +213,7 @@ def ensure_user(module, identity, actions):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "auth_url": {"type": "str", "required": True},
-            "admin_password": {"type": "str", "required": True, "no_log": True},
-            "region": {"type": "str", "default": "RegionOne"},
+            **ADMIN_OPTIONS,
             "service_name": {"type": "str", "required": True},
             "service_type": {"type": "str", "required": True},
             "description": {"type": "str", "default": ""},
@@ -221,30 +226,7 @@ def main():
         required_together=[("user_name", "user_password")],
         supports_check_mode=True,
     )
-    if openstack is None:
-        module.fail_json(
-            msg="openstacksdk is not importable by {}: run this with the operator CLI venv's python".format(
-                __import__("sys").executable
-            )
-        )
-    unknown = sorted(set(module.params["endpoints"]) - set(INTERFACES))
-    if unknown:
-        module.fail_json(
-            msg="endpoints: unknown interface(s) {}; use {}".format(", ".join(unknown), ", ".join(INTERFACES))
-        )
-
-    conn = openstack.connect(
-        auth_url=module.params["auth_url"],
-        username="admin",
-        password=module.params["admin_password"],
-        project_name="admin",
-        user_domain_id="default",
-        project_domain_id="default",
-        region_name=module.params["region"],
-        identity_interface="internal",
-        load_yaml_config=False,
-        load_envvars=False,
-    )
+    conn = connect(module)
     actions = []
     try:
         service = ensure_service(module, conn.identity, actions)

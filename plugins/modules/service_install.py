@@ -141,8 +141,10 @@ options:
     type: dict
     default: {}
   remove_matching:
-    description: A glob; files matching it that are not among C(files) are removed (old marks).
-    type: str
+    description: Globs; files matching one that are not among C(files) are removed (old marks).
+    type: list
+    elements: str
+    default: []
   check_accounts:
     description:
       - Accounts of the service to log in with after the run, reporting C(accounts_ok) (true when
@@ -633,7 +635,7 @@ def main() -> None:
                     "queue": {"type": "dict", "options": ACCOUNT_OPTIONS},
                 },
             },
-            "remove_matching": {"type": "str"},
+            "remove_matching": {"type": "list", "elements": "str", "default": []},
             "sysctls": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
@@ -663,7 +665,8 @@ def main() -> None:
                     handle.write(f"{value}\n")
     if params["remove_matching"]:
         keep = {spec["dest"] for spec in params["files"]}
-        for stale in sorted(set(glob.glob(params["remove_matching"])) - keep):
+        matching = {path for pattern in params["remove_matching"] for path in glob.glob(pattern)}
+        for stale in sorted(matching - keep):
             installer.changed.append(f"removed {stale}")
             if not module.check_mode:
                 os.unlink(stale)

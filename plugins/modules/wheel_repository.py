@@ -28,7 +28,11 @@ options:
     type: dict
     required: true
   pip:
-    description: The pip executable that fetches and builds (in a venv of the nodes' Python).
+    description:
+      - The pip executable that fetches and builds (in a venv of the nodes' Python).
+      - Used only when a pin is missing. When it does not exist yet, nothing is fetched and
+        C(unfetched) lists the missing pins, so the build tools are installed only when a
+        build is due (a repository filled in advance needs none).
     type: path
     required: true
   index_url:
@@ -53,6 +57,11 @@ EXAMPLES = r"""
 RETURN = r"""
 fetched:
   description: The pins fetched or built in this run (name==version).
+  type: list
+  elements: str
+  returned: always
+unfetched:
+  description: Missing pins left for a run with a builder (pip did not exist); the served locks are not written then.
   type: list
   elements: str
   returned: always
@@ -229,6 +238,9 @@ def main():
             unique.setdefault((name, version), set()).update(hashes)
     missing = [(n, v, h) for (n, v), h in sorted(unique.items()) if f"{n}=={v}" not in index]
 
+    if missing and not os.path.exists(module.params["pip"]):
+        module.exit_json(changed=False, fetched=[], unfetched=[f"{n}=={v}" for n, v, _ in missing], wheels=len(unique))
+
     changed = bool(missing)
     if missing and not module.check_mode:
         fetch(module, path, missing, index)
@@ -243,7 +255,7 @@ def main():
             lines += ["{}=={} --hash=sha256:{}\n".format(n, v, index[f"{n}=={v}"]["sha256"]) for n, v, _ in pins]
             changed |= write_if_changed(os.path.join(path, "locks", name + ".txt"), "".join(lines))
 
-    module.exit_json(changed=changed, fetched=[f"{n}=={v}" for n, v, _ in missing], wheels=len(unique))
+    module.exit_json(changed=changed, fetched=[f"{n}=={v}" for n, v, _ in missing], unfetched=[], wheels=len(unique))
 
 
 if __name__ == "__main__":

@@ -131,3 +131,20 @@ def test_a_hash_mismatch_fails_and_adds_nothing(tmp_path, index):
     assert "hash" in (result.get("stderr", "") + result.get("msg", "")).lower()
     assert not list(repository.glob("*.whl"))
     assert not (repository / "index.json").exists()
+
+
+def test_without_a_builder_it_lists_the_missing_pins_and_then_serves_what_is_there(tmp_path, index):
+    simple, digests = index
+    repository = tmp_path / "repo"
+    locks = {"one": lock([("alpha-pkg", digests["alpha-pkg"]), ("beta", digests["beta"])])}
+    args = {"path": str(repository), "pip": str(tmp_path / "no-builder/bin/pip"), "index_url": simple.as_uri()}
+    unbuilt = run_module(tmp_path, {**args, "locks": locks})
+    assert unbuilt["changed"] is False, unbuilt
+    assert sorted(unbuilt["unfetched"]) == ["alpha-pkg==1.0", "beta==1.0"]
+    assert not (repository / "locks" / "one.txt").exists()  # no lock a node could install from half
+
+    # Filled by a run with a builder, the repository needs none again.
+    run_module(tmp_path, {**args, "pip": str(Path(sys.executable).parent / "pip"), "locks": locks})
+    served = run_module(tmp_path, {**args, "locks": locks})
+    assert served["changed"] is False and served["unfetched"] == [], served
+    assert (repository / "locks" / "one.txt").exists()

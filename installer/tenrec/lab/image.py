@@ -68,7 +68,7 @@ HOSTS = """\
 ff02::1\tip6-allnodes
 ff02::2\tip6-allrouters
 """
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 
 Step = Callable[[str], None]
 # A stable name for the current image, for molecule scenarios.
@@ -143,6 +143,18 @@ def build_tarball(target: Path, step: Step) -> None:
                 mirror(),
             ],
             what="debootstrap",
+        )
+        # A Debian 12 machine is installed with the point release's updates and the security
+        # fixes; debootstrap takes bookworm alone.
+        step("applying bookworm-updates and bookworm-security")
+        (root / "etc/apt/sources.list").write_text(SOURCES.format(mirror=mirror(), security=security_mirror()))
+        shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run(["chroot", str(root), "apt-get", "update", "-qq"], what="apt-get update in the image", env=env)
+        run(
+            ["chroot", str(root), "apt-get", "-y", "-qq", "-o", "Dpkg::Options::=--force-confold", "dist-upgrade"],
+            what="apt-get dist-upgrade in the image",
+            env=env,
         )
         _configure_rootfs(root)
         step("packing the node image")
