@@ -11,9 +11,11 @@ short_description: RabbitMQ user, password and vhost permissions; checked by log
 description:
   - First logs in over AMQP 0-9-1 as the user and opens the vhost (a few milliseconds). When that
     works, the account is as asked and nothing runs.
-  - Otherwise creates the vhost, creates the user or changes its password, and sets its
-    permissions with rabbitmqctl. The password goes to rabbitmqctl on its standard input, never
-    on a command line (argv is world-readable and lands in the journal).
+  - Otherwise one C(rabbitmqctl import_definitions) creates the vhost when missing, creates the
+    user or sets its password (as a salted SHA-256 hash, RabbitMQ's default scheme), and sets
+    its permissions; other users, vhosts and permissions stay as they are. The definitions go
+    to rabbitmqctl on its standard input, never on a command line (argv is world-readable and
+    lands in the journal). The user's tags are set to none (service accounts have none).
 options:
   name: {description: The user., type: str, required: true}
   password: {description: Its password., type: str, required: true, no_log: true}
@@ -28,8 +30,34 @@ options:
 author: tenrec contributors
 """
 
+import base64
+import hashlib
+import json
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import logs_in
+
+
+def password_hash(password: str, salt: bytes) -> str:
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password))."""
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def account_definitions(name: str, password: str, vhost: str, permissions: list[str]) -> dict:
+    configure, write, read = permissions
+    return {
+        "users": [
+            {
+                "name": name,
+                "password_hash": password_hash(password, os.urandom(4)),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": [],
+            }
+        ],
+        "vhosts": [{"name": vhost}],
+        "permissions": [{"user": name, "vhost": vhost, "configure": configure, "write": write, "read": read}],
+    }
 
 
 def main() -> None:
@@ -45,31 +73,21 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    if len(p["permissions"]) != 3:
+        module.fail_json(msg="permissions: give three patterns, configure, write and read (e.g. ['.*', '.*', '.*'])")
     problem = logs_in(p["host"], p["port"], p["name"], p["password"], p["vhost"])
     if problem is None:
         module.exit_json(changed=False)
     if module.check_mode:
         module.exit_json(changed=True, reason=problem)
 
-    def ctl(*args: str, stdin: str | None = None) -> str:
-        rc, out, err = module.run_command(["rabbitmqctl", "--quiet", *args], data=stdin, binary_data=True)
-        if rc != 0:
-            module.fail_json(msg=f"rabbitmqctl {args[0]} failed (rc {rc}): {(err or out).strip()[-400:]}")
-        return out
-
-    actions = []
-    if p["vhost"] not in ctl("list_vhosts", "--no-table-headers", "name").split():
-        ctl("add_vhost", p["vhost"])
-        actions.append(f"created vhost {p['vhost']}")
-    users = [line.split("\t")[0] for line in ctl("list_users", "--no-table-headers").splitlines()]
-    if p["name"] in users:
-        ctl("change_password", p["name"], stdin=p["password"])
-        actions.append(f"set the password of {p['name']}")
-    else:
-        ctl("add_user", p["name"], stdin=p["password"])
-        actions.append(f"created user {p['name']}")
-    ctl("set_permissions", "-p", p["vhost"], p["name"], *p["permissions"])
-    actions.append(f"set the permissions of {p['name']} on {p['vhost']}")
+    definitions = account_definitions(p["name"], p["password"], p["vhost"], p["permissions"])
+    rc, out, err = module.run_command(
+        ["rabbitmqctl", "--quiet", "import_definitions"], data=json.dumps(definitions), binary_data=True
+    )
+    if rc != 0:
+        module.fail_json(msg=f"rabbitmqctl import_definitions failed (rc {rc}): {(err or out).strip()[-400:]}")
+    actions = [f"set user {p['name']}, its password and its permissions on vhost {p['vhost']}"]
     problem = logs_in(p["host"], p["port"], p["name"], p["password"], p["vhost"])
     if problem is not None:
         module.fail_json(msg=f"{p['name']} still cannot log in after {', '.join(actions)}: {problem}")
