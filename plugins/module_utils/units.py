@@ -62,3 +62,29 @@ def start(
     if marked and not module.check_mode:
         os.unlink(restart_mark)
     return changed, started, marked
+
+
+def unit_states(module: AnsibleModule, units: list[str]) -> dict[str, dict[str, str]]:
+    """ActiveState, Result and NRestarts (automatic restarts) of each unit."""
+    states = {}
+    for unit in units:
+        _, shown = systemctl(module, "show", "--property=NRestarts,ActiveState,Result", unit)
+        states[unit] = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+    return states
+
+
+def restarts(state: dict[str, str]) -> int:
+    return int(state.get("NRestarts") or 0)
+
+
+def crash_looping(module: AnsibleModule, before: dict[str, dict[str, str]], times: int = 3) -> str | None:
+    """The first unit that systemd restarted `times` times since `before` (unit_states), or that
+    failed for good, with its last log lines; None when none did."""
+    for unit, state in unit_states(module, list(before)).items():
+        again = restarts(state) - restarts(before[unit])
+        if state.get("ActiveState") == "failed" or again >= times:
+            _, journal, _ = module.run_command(["journalctl", "--no-pager", "--quiet", "--lines=4", "--unit", unit])
+            last_words = " / ".join(line.strip() for line in journal.strip().splitlines())
+            how = "failed" if state.get("ActiveState") == "failed" else f"restarted by systemd {again} times"
+            return f"{unit} keeps failing ({how}); its last log lines: {last_words}"
+    return None

@@ -13,7 +13,9 @@ description:
   - When the restart mark exists (left by M(tenrec.cloud.service_install) after a change), restarts
     every unit, then removes the mark; a run that fails before this still finds the mark next time.
   - Waits until every URL answers with an HTTP status below 500 (any answer means the application
-    loaded, as uWSGI runs with need-app), failing with the last error after C(timeout) seconds.
+    loaded, as uWSGI runs with need-app), failing with the last error after C(timeout) seconds;
+    a unit that systemd restarted three times meanwhile, or that failed, fails the wait at once
+    with its last log lines.
 options:
   units:
     description: systemd unit names, in start order (none, to only wait for URLs).
@@ -60,7 +62,7 @@ import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import ACCOUNT_OPTIONS
-from ansible_collections.tenrec.cloud.plugins.module_utils.units import start, systemctl
+from ansible_collections.tenrec.cloud.plugins.module_utils.units import crash_looping, start, systemctl, unit_states
 
 
 def answers(url: str) -> str | None:
@@ -95,8 +97,14 @@ def main() -> None:
 
     if not module.check_mode:
         deadline = time.monotonic() + module.params["timeout"]
+        before = unit_states(module, units) if module.params["wait_urls"] else {}
         for url in module.params["wait_urls"]:
             while (problem := answers(url)) is not None:
+                # A unit that cannot start (a missing library, a config it refuses) fails the
+                # wait at once, with its own words, instead of at the timeout.
+                failing = crash_looping(module, before)
+                if failing:
+                    module.fail_json(msg=f"{url} will not answer: {failing}", started=started)
                 if time.monotonic() > deadline:
                     _, status = systemctl(module, "status", "--no-pager", "--lines=15", *units)
                     module.fail_json(
