@@ -33,6 +33,20 @@ options:
     description: Refresh the package lists first when they are older than this many seconds.
     type: int
     default: 86400
+  unpacked:
+    description:
+      - Directories of Debian packages wanted without the package's dependencies (noVNC's web
+        client, whose package pulls nodejs and numpy for tools nova does not run): apt
+        downloads the candidate version (checked against the signed archive) and its files
+        under C(path) are unpacked to C(dest), with a mark of the version and their md5sums.
+        A newer candidate or a changed or missing file unpacks again.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      package: {type: str, required: true, description: The Debian package.}
+      path: {type: str, required: true, description: The directory inside the package, e.g. usr/share/novnc.}
+      dest: {type: path, required: true, description: Where its contents go.}
   user:
     description: System user and group to create (home /var/lib/NAME, no login shell).
     type: dict
@@ -223,7 +237,7 @@ import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import ACCOUNT_OPTIONS, logs_in
-from ansible_collections.tenrec.cloud.plugins.module_utils.debian_packages import install
+from ansible_collections.tenrec.cloud.plugins.module_utils.debian_packages import install, unpack
 from ansible_collections.tenrec.cloud.plugins.module_utils.mariadb_login import (
     DATABASE_ACCOUNT_OPTIONS,
     account_works,
@@ -548,6 +562,16 @@ def main() -> None:
         argument_spec={
             "packages": {"type": "list", "elements": "str", "default": []},
             "update_cache_max_age": {"type": "int", "default": 86400},
+            "unpacked": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "package": {"type": "str", "required": True},
+                    "path": {"type": "str", "required": True},
+                    "dest": {"type": "path", "required": True},
+                },
+            },
             "user": {
                 "type": "dict",
                 "options": {
@@ -645,6 +669,9 @@ def main() -> None:
     env = {str(k): str(v) for k, v in params["uv_environment"].items()}
     installed = install(module, params["packages"], params["update_cache_max_age"])
     installer.changed.extend(f"package {name}" for name in installed)
+    for spec in params["unpacked"]:
+        if unpack(module, spec["package"], spec["path"], spec["dest"]):
+            installer.changed.append(f"{spec['dest']} (from {spec['package']})")
     installer.user(params["user"])
     installer.directories(params["directories"])
     installer.key_repositories(params["key_repositories"])
