@@ -298,6 +298,7 @@ def test_the_registry_runs_identity_first_and_every_dependency_is_an_earlier_che
         "network/tenant",
         "compute/services",
         "compute/boot",
+        "compute/console",
         "network/floating-ip",
         "network/security-group",
         "compute/delete",
@@ -507,7 +508,7 @@ def test_verify_against_nothing_listening_fails_the_token_and_skips_the_rest(tmp
     assert rows[0]["check"] == "identity/token"
     assert rows[0]["result"] == "FAILED"
     assert rows[0]["detail"]
-    assert len(rows) == 15
+    assert len(rows) == 16
     assert all(r["result"] == "skipped" for r in rows[1:])
     details = {r["check"]: r["detail"] for r in rows}
     assert details["image/upload"] == details["network/tenant"] == "needs identity/token, which failed"

@@ -17,7 +17,7 @@ from tenrec.cli import main
 from tenrec.config import load_config
 from tenrec.exitcodes import Exit
 from tenrec.verify import ALWAYS_DEPLOYED, registry, select
-from tenrec.verify.compute import ServiceState, judge_services, service_state
+from tenrec.verify.compute import ServiceState, console_token, judge_services, service_state
 from tenrec.verify.core import FAILED, OK, SKIPPED, Check, CheckFailed, Context, SkipCheck, run
 from tenrec.verify.guest import (
     INSTANCE_ID,
@@ -69,6 +69,7 @@ NEW_ROWS = (
     "network/tenant",
     "compute/services",
     "compute/boot",
+    "compute/console",
     "network/floating-ip",
     "network/security-group",
     "compute/delete",
@@ -92,6 +93,7 @@ def test_each_new_row_needs_what_it_uses():
     assert needs["network/floating-ip"] == {"compute/boot"}
     assert needs["network/security-group"] == {"network/floating-ip"}
     assert needs["compute/delete"] == {"compute/boot"}
+    assert needs["compute/console"] == {"compute/boot"}
 
 
 def test_only_delete_brings_the_whole_chain_it_needs():
@@ -522,3 +524,16 @@ def test_ping_without_the_command_skips(monkeypatch, tmp_path):
     with pytest.raises(SkipCheck) as skipped:
         ping_once("127.0.0.1")
     assert str(skipped.value) == NO_PING
+
+
+# --- console ---------------------------------------------------------------------------------
+
+
+def test_the_console_token_is_found_in_both_url_forms():
+    assert console_token("http://192.0.2.10:6080/vnc_lite.html?path=%3Ftoken%3Dabc-123") == "abc-123"
+    assert console_token("http://192.0.2.10:6080/vnc_auto.html?token=def-456") == "def-456"
+
+
+def test_a_console_url_without_a_token_is_a_clear_failure():
+    with pytest.raises(CheckFailed, match="no token"):
+        console_token("http://192.0.2.10:6080/vnc_lite.html")

@@ -8,8 +8,13 @@ judged as neutron's; compute/delete comes last and checks the guest's port goes 
 
 from __future__ import annotations
 
+import base64
+import os
+import socket
 import time
-from collections.abc import Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +38,7 @@ IMAGE_UPLOAD = "image/upload"
 SERVICES = "compute/services"
 BOOT = "compute/boot"
 DELETE = "compute/delete"
+CONSOLE = "compute/console"
 
 CONTROLLER_BINARIES = ("nova-conductor", "nova-scheduler")
 COMPUTE_BINARY = "nova-compute"
@@ -52,6 +58,8 @@ CONSOLE_TIMEOUT = 120
 CONSOLE_INTERVAL = 3
 DELETE_TIMEOUT = 120
 PORT_TIMEOUT = 30
+# Seconds for the console page and the console websocket's first answer.
+CONSOLE_PAGE_TIMEOUT = 15
 
 SERVER_KEY = "compute.server"
 
@@ -280,6 +288,81 @@ def boot(ctx: Context) -> str:
     )
 
 
+# --- console --------------------------------------------------------------------------------
+
+
+def console_token(url: str) -> str:
+    """The token of a noVNC console URL: ?path=%3Ftoken%3D... (nova's current form) or ?token=..."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    if "token" in query:
+        return query["token"][0]
+    for path in query.get("path", []):
+        inner = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        if "token" in inner:
+            return inner["token"][0]
+    raise CheckFailed(f"nova's console URL carries no token: {url.split('?', maxsplit=1)[0]}?...")
+
+
+def _read_until(sock: socket.socket, data: bytes, done: Callable[[bytes], bool]) -> bytes:
+    while not done(data):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise CheckFailed("the console proxy closed the connection")
+        data += chunk
+    return data
+
+
+def vnc_greeting(url: str, timeout: float = CONSOLE_PAGE_TIMEOUT) -> str:
+    """Opens the console's websocket as noVNC does and returns the first thing the VNC server
+    says through the proxy (its RFB version)."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    token = urllib.parse.quote(console_token(url))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /?token={token} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: binary\r\nOrigin: {parts.scheme}://{host}:{port}\r\n\r\n"
+    )
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request.encode())
+        data = _read_until(sock, b"", lambda d: b"\r\n\r\n" in d)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].decode("latin-1")
+        if " 101 " not in status + " ":
+            raise CheckFailed(f"the console proxy refused the websocket: {status}")
+        rest = _read_until(sock, rest, lambda d: len(d) >= 2)
+        length, header = rest[1] & 0x7F, 2  # a server frame is not masked
+        if length == 126:
+            rest = _read_until(sock, rest, lambda d: len(d) >= 4)
+            length, header = int.from_bytes(rest[2:4], "big"), 4
+        rest = _read_until(sock, rest, lambda d: len(d) >= header + length)
+    return rest[header : header + length].decode("ascii", "replace").strip()
+
+
+def console(ctx: Context) -> str:
+    """The guest's console as a user opens it: the URL from Nova, noVNC's page from the proxy,
+    and the guest's VNC server answering through the proxy's websocket."""
+    booted: Booted = ctx.scratch[SERVER_KEY]
+    remote = ctx.conn.compute.create_server_remote_console(booted.server, protocol="vnc", type="novnc")
+    url = str(remote.url)
+    page_url = url.split("?", 1)[0]
+    try:
+        with urllib.request.urlopen(url, timeout=CONSOLE_PAGE_TIMEOUT) as answer:
+            page = answer.read(1 << 20).decode("utf-8", "replace")
+    except OSError as error:
+        raise CheckFailed(f"{booted.name}'s console page {page_url} did not load: {error}") from error
+    if "noVNC" not in page:
+        raise CheckFailed(f"{page_url} answered, but with no noVNC page ({len(page)} bytes)")
+    try:
+        greeting = vnc_greeting(url)
+    except OSError as error:
+        raise CheckFailed(f"{booted.name}'s console websocket at {page_url} failed: {error}") from error
+    if not greeting.startswith("RFB "):
+        raise CheckFailed(f"{booted.name}'s console answered {greeting[:40]!r} instead of a VNC greeting")
+    return f"{booted.name}: noVNC page from {page_url}; the guest's VNC server greets {greeting} through the proxy"
+
+
 # --- delete ---------------------------------------------------------------------------------
 
 
@@ -331,6 +414,7 @@ FAMILY = Family(
     (
         Check(SERVICES, SERVICE, services, needs=(TOKEN,)),
         Check(BOOT, SERVICE, boot, needs=(SERVICES, network.AGENTS, network.TENANT, IMAGE_UPLOAD)),
+        Check(CONSOLE, SERVICE, console, needs=(BOOT,)),
         Check(network.FLOATING_IP, network.SERVICE, network.floating_ip, needs=(BOOT,)),
         Check(network.SECURITY_GROUP, network.SERVICE, network.security_group, needs=(network.FLOATING_IP,)),
         Check(DELETE, SERVICE, delete, needs=(BOOT,)),
