@@ -65,12 +65,15 @@ def start(
 
 
 def unit_states(module: AnsibleModule, units: list[str]) -> dict[str, dict[str, str]]:
-    """ActiveState, Result and NRestarts (automatic restarts) of each unit."""
-    states = {}
-    for unit in units:
-        _, shown = systemctl(module, "show", "--property=NRestarts,ActiveState,Result", unit)
-        states[unit] = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
-    return states
+    """ActiveState and NRestarts (automatic restarts) of each unit, from one systemctl call."""
+    if not units:
+        return {}
+    _, shown = systemctl(module, "show", "--property=ActiveState,NRestarts", *units)
+    blocks = [block for block in shown.split("\n\n") if block.strip()]
+    return {
+        unit: dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        for unit, block in zip(units, blocks, strict=False)
+    }
 
 
 def restarts(state: dict[str, str]) -> int:

@@ -98,13 +98,16 @@ def main() -> None:
     if not module.check_mode:
         deadline = time.monotonic() + module.params["timeout"]
         before = unit_states(module, units) if module.params["wait_urls"] else {}
+        looked = time.monotonic()
         for url in module.params["wait_urls"]:
             while (problem := answers(url)) is not None:
                 # A unit that cannot start (a missing library, a config it refuses) fails the
-                # wait at once, with its own words, instead of at the timeout.
-                failing = crash_looping(module, before)
-                if failing:
-                    module.fail_json(msg=f"{url} will not answer: {failing}", started=started)
+                # wait soon, with its own words, instead of at the timeout (looked at every 3 s).
+                if time.monotonic() - looked >= 3:
+                    looked = time.monotonic()
+                    failing = crash_looping(module, before)
+                    if failing:
+                        module.fail_json(msg=f"{url} will not answer: {failing}", started=started)
                 if time.monotonic() > deadline:
                     _, status = systemctl(module, "status", "--no-pager", "--lines=15", *units)
                     module.fail_json(
