@@ -6,9 +6,9 @@ linux-image-amd64 points to) and busybox-static with `apt-get download`, unpacks
 them with `dpkg-deb`, and writes a gzip'd newc cpio whose /init
 
   1. installs busybox's applets, mounts /proc, /sys and /dev,
-  2. loads the kernel's own NIC modules with insmod (Debian builds virtio, virtio_pci,
-     virtio_net, failover, net_failover and e1000 as modules; their dependencies are
-     read from each module's .modinfo and loaded first),
+  2. loads the kernel's own NIC and CD-ROM modules with insmod (Debian builds virtio_pci,
+     virtio_net, e1000, ahci, ata_piix, sr_mod and isofs as modules; their dependencies
+     are read from each module's .modinfo and loaded first),
   3. runs the caller's script (what the guest is for),
   4. then idles, so the guest stays up until it is destroyed.
 
@@ -29,6 +29,7 @@ From a shell (prints {"kernel": ..., "initramfs": ..., "init": ...} as JSON):
 
     python3 tests/guest_image.py marker TENREC-GUEST-OK
     python3 tests/guest_image.py metadata [--url http://169.254.169.254/] [--path latest/meta-data/instance-id]
+    python3 tests/guest_image.py verify      # tenrec verify's guest (config drive, metadata, HTTP)
     python3 tests/guest_image.py script my-init-body.sh [--module virtio_blk]
 
 Boot it with console=ttyS0 on the kernel command line (the marker goes to the serial
@@ -56,11 +57,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout of the initramfs or the /init prelude changes (invalidates the cache).
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 KERNEL_METAPACKAGE = "linux-image-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
-# NICs Nova gives a guest here: virtio by default, e1000 with hw_vif_model=e1000.
-DEFAULT_MODULES = ("virtio_pci", "virtio_net", "e1000")
+# NICs Nova gives a guest: virtio by default, e1000 with hw_vif_model=e1000; and the CD-ROM
+# a config drive comes on (SATA on q35, IDE on pc) with its file system.
+DEFAULT_MODULES = ("virtio_pci", "virtio_net", "e1000", "ahci", "ata_piix", "sr_mod", "isofs")
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tenrec" / "guest"
 
 PRELUDE = """#!/bin/busybox sh
@@ -116,7 +118,8 @@ bound|renew)
     done
     : > /etc/resolv.conf
     for server in $dns; do echo "nameserver $server" >> /etc/resolv.conf; done
-    echo "tenrec-guest: lease $ip/${mask:-24} on $interface (router ${router:-none})"
+    driver=$(readlink "/sys/class/net/$interface/device/driver")
+    echo "tenrec-guest: lease $ip/${mask:-24} on $interface (router ${router:-none}) driver ${driver##*/}"
     ;;
 esac
 exit 0
@@ -138,19 +141,26 @@ def marker_script(marker: str) -> str:
     return f"echo {shlex.quote(marker)}\n"
 
 
+METADATA_PATHS = ("openstack/latest/meta_data.json", "latest/meta-data/instance-id")
+# Where verify_script()'s guest keeps the metadata answers it serves over HTTP.
+SERVED_DIR = "/www"
+SERVED_PORT = 80
+
+
 def metadata_script(
     url: str = "http://169.254.169.254/",
-    paths: Iterable[str] = ("openstack/latest/meta_data.json", "latest/meta-data/instance-id"),
+    paths: Iterable[str] = METADATA_PATHS,
     interface: str = "eth0",
     timeout: int = 10,
     attempts: int = 30,
+    save_to: str | None = None,
 ) -> str:
     """An init body that gets a DHCP lease on INTERFACE, then prints URL+path for each path.
 
     Each answer is printed between `tenrec-metadata-begin PATH` and `tenrec-metadata-end
-    PATH` lines; a failed fetch prints `tenrec-metadata-failed PATH`. The lease line is
-    `tenrec-guest: lease ADDR/PREFIX on IF`. busybox 1.35's `wget -T` segfaults, hence
-    `timeout N wget`.
+    PATH` lines; a failed fetch prints `tenrec-metadata-failed PATH`; with save_to, it is
+    also written to SAVE_TO/PATH. The lease line is `tenrec-guest: lease ADDR/PREFIX on IF
+    (router R) driver DRIVER`. busybox 1.35's `wget -T` segfaults, hence `timeout N wget`.
     """
     base = url.rstrip("/") + "/"
     lines = [
@@ -173,11 +183,77 @@ def metadata_script(
             f"    echo tenrec-metadata-begin {name}",
             '    echo "$body"',
             f"    echo tenrec-metadata-end {name}",
+        ]
+        if save_to is not None:
+            saved = shlex.quote(save_to.rstrip("/") + "/" + path.lstrip("/"))
+            lines += [f'    mkdir -p "$(dirname {saved})"', f'    echo "$body" > {saved}']
+        lines += [
             "else",
             f"    echo tenrec-metadata-failed {name}",
             "fi",
         ]
     return "\n".join(lines) + "\n"
+
+
+def config_drive_script(paths: Iterable[str] = METADATA_PATHS[:1], attempts: int = 20) -> str:
+    """An init body that mounts the config drive (an iso9660 disk with openstack/ on it, as
+    Nova writes it) and prints each path of it between `tenrec-configdrive-begin PATH` and
+    `tenrec-configdrive-end PATH` (`tenrec-configdrive-failed PATH` when missing).
+
+    It prints `tenrec-guest: config drive on DEV`, or `tenrec-guest: no config drive` after
+    ATTEMPTS seconds of looking (the CD-ROM appears a moment after its driver loads).
+    """
+    lines = [
+        'drive=""',
+        "mkdir -p /mnt/config",
+        f"for attempt in $(seq {int(attempts)}); do",
+        "    for dev in /dev/sr* /dev/vd* /dev/sd* /dev/hd*; do",
+        '        [ -b "$dev" ] || continue',
+        '        mount -t iso9660 -o ro "$dev" /mnt/config 2>/dev/null || continue',
+        "        if [ -d /mnt/config/openstack ]; then drive=$dev; break 2; fi",
+        "        umount /mnt/config",
+        "    done",
+        "    sleep 1",
+        "done",
+        'if [ -n "$drive" ]; then',
+        '    echo "tenrec-guest: config drive on $drive"',
+    ]
+    for path in paths:
+        source = shlex.quote("/mnt/config/" + path.lstrip("/"))
+        name = shlex.quote(path)
+        lines += [
+            f"    if [ -f {source} ]; then",
+            f"        echo tenrec-configdrive-begin {name}",
+            f"        cat {source}; echo",
+            f"        echo tenrec-configdrive-end {name}",
+            "    else",
+            f"        echo tenrec-configdrive-failed {name}",
+            "    fi",
+        ]
+    lines += ["else", '    echo "tenrec-guest: no config drive"', "fi"]
+    return "\n".join(lines) + "\n"
+
+
+def serve_script(root: str = SERVED_DIR, port: int = SERVED_PORT) -> str:
+    """An init body that serves ROOT over HTTP on PORT (busybox httpd, in the background) and
+    prints `tenrec-guest: serving ROOT on port PORT`."""
+    directory = shlex.quote(root)
+    return (
+        f"mkdir -p {directory}\n"
+        f"if httpd -p {int(port)} -h {directory}; then\n"
+        f'    echo "tenrec-guest: serving {root} on port {int(port)}"\n'
+        "else\n"
+        f'    echo "tenrec-guest: httpd on port {int(port)} failed"\n'
+        "fi\n"
+    )
+
+
+def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
+    """The guest `tenrec verify` boots: the config drive's meta_data.json, then DHCP and the
+    metadata service's answers (saved under SERVED_DIR), then those answers served over HTTP
+    on SERVED_PORT, so a TCP client outside can read the guest's own server id."""
+    paths = tuple(paths)
+    return config_drive_script(paths[:1]) + metadata_script(paths=paths, save_to=SERVED_DIR) + serve_script()
 
 
 # --- apt / dpkg ---------------------------------------------------------------------------
@@ -484,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata.add_argument("--url", default="http://169.254.169.254/")
     metadata.add_argument("--path", action="append", dest="paths")
     metadata.add_argument("--interface", default="eth0")
+    sub.add_parser("verify", help="tenrec verify's guest: config drive, DHCP, metadata, then serve it on port 80")
     script = sub.add_parser("script", help="run FILE (busybox sh) as the guest's init body")
     script.add_argument("file", type=Path)
     args = parser.parse_args(argv)
@@ -493,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.kind == "metadata":
         kwargs = {"paths": args.paths} if args.paths else {}
         body = metadata_script(url=args.url, interface=args.interface, **kwargs)
+    elif args.kind == "verify":
+        body = verify_script()
     else:
         body = args.file.read_text()
     image = build_guest(body, modules=args.modules or DEFAULT_MODULES, cache_dir=args.cache_dir)

@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--guest",
         metavar="DIR",
         help="the test guest compute/boot starts: a directory with vmlinuz and initramfs.gz "
-        "(`python3 tests/guest_image.py metadata` builds one); default: built from the checkout tenrec runs "
+        "(`python3 tests/guest_image.py verify` builds one); default: built from the checkout tenrec runs "
         "from, else compute/boot and the rows needing it are skipped",
     )
     verify.epilog = "Exit codes: 0 every check passed, 1 a check or a cleanup failed, 5 not deployed yet."

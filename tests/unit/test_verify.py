@@ -298,8 +298,10 @@ def test_the_registry_runs_identity_first_and_every_dependency_is_an_earlier_che
         "network/tenant",
         "compute/services",
         "compute/boot",
+        "compute/config-drive",
         "compute/console",
         "network/floating-ip",
+        "network/tcp",
         "network/security-group",
         "compute/delete",
     ]
@@ -508,7 +510,7 @@ def test_verify_against_nothing_listening_fails_the_token_and_skips_the_rest(tmp
     assert rows[0]["check"] == "identity/token"
     assert rows[0]["result"] == "FAILED"
     assert rows[0]["detail"]
-    assert len(rows) == 16
+    assert len(rows) == 18
     assert all(r["result"] == "skipped" for r in rows[1:])
     details = {r["check"]: r["detail"] for r in rows}
     assert details["image/upload"] == details["network/tenant"] == "needs identity/token, which failed"

@@ -8,6 +8,7 @@ import json
 import random
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openstack.compute.v2.service import Service
@@ -25,6 +26,7 @@ from tenrec.verify.guest import (
     NO_GUEST,
     GuestError,
     checkout_builder,
+    drive_verdict,
     guest_in,
     guest_script,
     guest_verdict,
@@ -33,15 +35,19 @@ from tenrec.verify.guest import (
     resolve_guest,
 )
 from tenrec.verify.network import (
+    FLOATING_KEY,
+    GUEST_KEY,
     NO_PING,
     TENANT_POOL,
     AgentState,
+    GuestPort,
     agent_state,
     choose_cidr,
     judge_agents,
     ping_once,
     ping_until,
     required_agents,
+    tcp,
 )
 from tenrec.verify.nodes import config_cidrs, host_is, node_names
 from tests import guest_image
@@ -69,8 +75,10 @@ NEW_ROWS = (
     "network/tenant",
     "compute/services",
     "compute/boot",
+    "compute/config-drive",
     "compute/console",
     "network/floating-ip",
+    "network/tcp",
     "network/security-group",
     "compute/delete",
 )
@@ -91,7 +99,9 @@ def test_each_new_row_needs_what_it_uses():
     assert needs["network/agents"] == needs["network/tenant"] == needs["compute/services"] == {"identity/token"}
     assert needs["compute/boot"] == {"compute/services", "network/agents", "network/tenant", "image/upload"}
     assert needs["network/floating-ip"] == {"compute/boot"}
+    assert needs["network/tcp"] == {"network/floating-ip"}
     assert needs["network/security-group"] == {"network/floating-ip"}
+    assert needs["compute/config-drive"] == {"compute/boot"}
     assert needs["compute/delete"] == {"compute/boot"}
     assert needs["compute/console"] == {"compute/boot"}
 
@@ -160,7 +170,7 @@ def test_guest_dir_needs_kernel_and_initramfs(tmp_path):
     with pytest.raises(GuestError, match=r"no vmlinuz and no initramfs\.gz in it"):
         guest_in(tmp_path)
     (tmp_path / "vmlinuz").write_bytes(b"kernel")
-    with pytest.raises(GuestError, match=r"no initramfs\.gz in it; `python3 tests/guest_image.py metadata`"):
+    with pytest.raises(GuestError, match=r"no initramfs\.gz in it; `python3 tests/guest_image.py verify`"):
         guest_in(tmp_path)
     (tmp_path / "initramfs.gz").write_bytes(b"initramfs")
     files = guest_in(tmp_path)
@@ -180,7 +190,7 @@ def test_without_guest_or_builder_boot_skips_saying_how_to_give_one():
         resolve_guest(None, None)
     assert str(skipped.value) == NO_GUEST
     assert "pass --guest DIR" in NO_GUEST
-    assert "python3 tests/guest_image.py metadata" in NO_GUEST
+    assert "python3 tests/guest_image.py verify" in NO_GUEST
 
 
 def test_a_guest_dir_that_went_away_fails_boot(tmp_path):
@@ -191,7 +201,7 @@ def test_a_guest_dir_that_went_away_fails_boot(tmp_path):
 def test_a_builder_that_cannot_build_fails_boot_with_its_error(tmp_path):
     builder = tmp_path / "guest_image.py"
     builder.write_text(
-        "def metadata_script(paths):\n"
+        "def verify_script(paths):\n"
         "    return 'true'\n"
         "def build_guest(script):\n"
         "    raise RuntimeError('apt has no candidate for busybox-static')\n"
@@ -205,9 +215,9 @@ def test_a_builder_that_cannot_build_fails_boot_with_its_error(tmp_path):
 
 
 def test_verify_builds_the_same_guest_as_the_builders_metadata_command():
-    """Same init script, same cache key: `python3 tests/guest_image.py metadata` prebuilds verify's guest."""
+    """Same init script, same cache key: `python3 tests/guest_image.py verify` prebuilds verify's guest."""
     builder = load_builder(REPO / "tests/guest_image.py")
-    assert guest_script(builder) == guest_image.metadata_script()
+    assert guest_script(builder) == guest_image.verify_script()
     assert f"tenrec-metadata-begin {META_DATA}" in guest_script(builder)
 
 
@@ -232,11 +242,12 @@ def stub(path, body):
     path.chmod(0o755)
 
 
-def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP):
-    """The console text of metadata_script() and the udhcpc script, run by sh with stand-in tools.
+def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP, drive_meta=META_JSON, drive=True):
+    """The console text of verify_script() and the udhcpc script, run by sh with stand-in tools.
 
-    Only the network tools are replaced (ip, udhcpc, wget, timeout, sleep); the scripts
-    and their echo lines are guest_image's own.
+    Only the devices and tools of a guest are replaced (ip, udhcpc, wget, timeout, sleep,
+    readlink, mount, umount, httpd; /dev, /mnt, /www point into tmp_path); the scripts and
+    their echo lines are guest_image's own.
     """
     assert "/etc/resolv.conf" in guest_image.UDHCPC_SCRIPT
     dhcp_script = guest_image.UDHCPC_SCRIPT.replace("/etc/resolv.conf", str(tmp_path / "resolv.conf"))
@@ -247,6 +258,20 @@ def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP):
     stub(bin_dir / "ip", "exit 0\n")
     stub(bin_dir / "sleep", "exit 0\n")
     stub(bin_dir / "timeout", 'shift\nexec "$@"\n')
+    stub(bin_dir / "readlink", "echo ../../../../bus/virtio/drivers/virtio_net\n")
+    stub(bin_dir / "umount", "exit 0\n")
+    stub(bin_dir / "httpd", f'echo "$@" > {tmp_path / "httpd.args"}\n')
+    # The guest's devices: a CD-ROM (a plain file standing in) that mounts when drive is set.
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "sr0").write_bytes(b"")
+    stub(bin_dir / "mount", "exit 0\n" if drive else "exit 32\n")
+    mnt = tmp_path / "mnt" / "config"
+    if drive_meta is not None:
+        (mnt / "openstack" / "latest").mkdir(parents=True)
+        (mnt / META_DATA).write_text(drive_meta)
+    else:
+        (mnt / "openstack").mkdir(parents=True)
     if lease:
         stub(
             bin_dir / "udhcpc",
@@ -261,7 +286,15 @@ def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP):
         'for url; do :; done\ncase "$url" in\n'
         f"{answers}*/{INSTANCE_ID}) printf '%s' 'i-00000007' ;;\n*) exit 1 ;;\nesac\n",
     )
-    script = guest_image.metadata_script()
+    script = guest_image.verify_script()
+    for guest_path, here in (
+        ('[ -b "$dev" ]', '[ -e "$dev" ]'),
+        ("/dev/sr* /dev/vd* /dev/sd* /dev/hd*", f"{dev}/sr*"),
+        ("/mnt/config", str(mnt)),
+        (guest_image.SERVED_DIR, str(tmp_path / "www")),
+    ):
+        assert guest_path in script
+        script = script.replace(guest_path, here)
     result = subprocess.run(
         ["sh", "-c", script],
         env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
@@ -272,7 +305,7 @@ def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP):
     )
     # A serial console: CRLF line ends, the kernel's own lines around the init's.
     lines = ["[    0.000000] Linux version 6.1.0-28-amd64", *result.stdout.splitlines()]
-    lines.insert(2, "[    3.141592] e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex")
+    lines.insert(2, "[    3.141592] virtio_net virtio0 eth0: renamed from eth0")
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -285,8 +318,43 @@ def test_the_guests_console_shows_lease_and_metadata(tmp_path):
     assert seen.answers[INSTANCE_ID] == "i-00000007"
     assert seen.failed == []
     assert guest_verdict(seen, FIXED_IP, SERVER_ID) == (
-        f"guest leased {FIXED_IP}/24 on eth0, metadata uuid = server id (instance-id i-00000007)"
+        f"guest leased {FIXED_IP}/24 on eth0 (virtio_net), metadata uuid = server id (instance-id i-00000007)"
     )
+
+
+def test_the_guest_reads_its_config_drive_and_serves_its_metadata(tmp_path):
+    text = guest_output(tmp_path)
+    seen = read_console(text)
+    assert seen.drive == f"{tmp_path}/dev/sr0"
+    assert seen.drive_meta_data()["uuid"] == SERVER_ID
+    assert drive_verdict(seen, SERVER_ID) == f"config drive on {tmp_path}/dev/sr0: {META_DATA} uuid = server id"
+    # What the metadata service answered is what the guest's HTTP server hands out.
+    assert json.loads((tmp_path / "www" / META_DATA).read_text())["uuid"] == SERVER_ID
+    assert (tmp_path / "httpd.args").read_text().split() == ["-p", "80", "-h", f"{tmp_path}/www"]
+    assert f"tenrec-guest: serving {tmp_path}/www on port 80" in text
+
+
+def test_no_config_drive_fails_its_row_naming_where_to_look(tmp_path):
+    seen = read_console(guest_output(tmp_path, drive=False))
+    assert seen.drive is None and seen.no_drive
+    with pytest.raises(CheckFailed, match=r"found no config drive.*genisoimage"):
+        drive_verdict(seen, SERVER_ID)
+    # The rest of the guest goes on: lease and metadata do not need the drive.
+    assert guest_verdict(seen, FIXED_IP, SERVER_ID) is not None
+
+
+def test_a_config_drive_of_another_server_fails(tmp_path):
+    other = META_JSON.replace(SERVER_ID, "00000000-0000-0000-0000-000000000000")
+    seen = read_console(guest_output(tmp_path, drive_meta=other))
+    with pytest.raises(CheckFailed, match=r"config drive's .* has uuid '00000000"):
+        drive_verdict(seen, SERVER_ID)
+
+
+def test_a_config_drive_without_meta_data_fails(tmp_path):
+    seen = read_console(guest_output(tmp_path, drive_meta=None))
+    assert seen.drive_failed == [META_DATA]
+    with pytest.raises(CheckFailed, match=f"has no {META_DATA}"):
+        drive_verdict(seen, SERVER_ID)
 
 
 def test_a_console_cut_short_is_not_a_verdict_yet(tmp_path):
@@ -537,3 +605,46 @@ def test_the_console_token_is_found_in_both_url_forms():
 def test_a_console_url_without_a_token_is_a_clear_failure():
     with pytest.raises(CheckFailed, match="no token"):
         console_token("http://192.0.2.10:6080/vnc_lite.html")
+
+
+# --- network/tcp ----------------------------------------------------------------------------
+
+
+def tcp_context():
+    guest = GuestPort(SERVER_ID, "port-1", FIXED_IP, "group-1", "rule-1", 80, META_DATA)
+    return SimpleNamespace(scratch={GUEST_KEY: guest, FLOATING_KEY: "10.201.3.57"})
+
+
+def test_tcp_reads_the_guests_own_server_id_through_its_floating_ip(monkeypatch):
+    monkeypatch.setattr("tenrec.verify.network.time.sleep", lambda _seconds: None)
+    asked = []
+
+    def fetch(url):
+        asked.append(url)
+        if len(asked) < 3:  # the guest's httpd starts after its metadata fetch
+            raise ConnectionRefusedError(111, "Connection refused")
+        return META_JSON.encode()
+
+    detail = tcp(tcp_context(), fetch=fetch)
+    assert asked == [f"http://10.201.3.57:80/{META_DATA}"] * 3
+    assert detail.startswith(f"http://10.201.3.57:80/{META_DATA} answered after ")
+    assert detail.endswith("with the guest's meta_data.json (uuid = server id)")
+
+
+def test_tcp_that_never_connects_fails_saying_what_was_last_seen(monkeypatch):
+    clock = iter(range(0, 1000, 7))
+    monkeypatch.setattr("tenrec.verify.network.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("tenrec.verify.network.time.sleep", lambda _seconds: None)
+
+    def fetch(url):
+        raise TimeoutError("timed out")
+
+    with pytest.raises(CheckFailed, match=r"no HTTP answer within 60 s \(timed out\); ping works"):
+        tcp(tcp_context(), fetch=fetch)
+
+
+def test_tcp_answered_by_something_else_fails():
+    with pytest.raises(CheckFailed, match="answered uuid 'other', but the guest is " + SERVER_ID):
+        tcp(tcp_context(), fetch=lambda url: b'{"uuid": "other"}')
+    with pytest.raises(CheckFailed, match=r"answered 9 bytes that are no meta_data\.json"):
+        tcp(tcp_context(), fetch=lambda url: b"It works!")

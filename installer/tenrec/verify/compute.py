@@ -1,9 +1,11 @@
 """Nova: its services up on the right nodes, and a guest's whole life on the tenant network.
 
-compute/boot starts the test guest (guest.py) on network/tenant's network and reads its
-console until it shows Neutron's address (DHCP) and Nova's server id (metadata). The
-floating IP and security group rows need that guest, so they are rows of this family,
-judged as neutron's; compute/delete comes last and checks the guest's port goes with it.
+compute/boot starts the test guest (guest.py) on network/tenant's network, from an image
+without NIC properties (Nova's default, virtio) and with a config drive, and reads its
+console until it shows Neutron's address (DHCP) and Nova's server id (metadata over HTTP);
+compute/config-drive reads what the guest found on its config drive. The floating IP,
+TCP and security group rows need that guest, so they are rows of this family, judged as
+neutron's; compute/delete comes last and checks the guest's port goes with it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from tenrec.verify import network
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.guest import (
     META_DATA,
+    SERVED_PORT,
     GuestConsole,
     checkout_builder,
     console_tail,
+    drive_verdict,
     guest_verdict,
     read_console,
     resolve_guest,
@@ -39,6 +43,7 @@ SERVICES = "compute/services"
 BOOT = "compute/boot"
 DELETE = "compute/delete"
 CONSOLE = "compute/console"
+CONFIG_DRIVE = "compute/config-drive"
 
 CONTROLLER_BINARIES = ("nova-conductor", "nova-scheduler")
 COMPUTE_BINARY = "nova-compute"
@@ -49,8 +54,6 @@ DISK_SIZE = 1024 * 1024
 # Replaces Nova's default (root=/dev/vda console=tty0 console=ttyS0 console=hvc0): /dev/console
 # follows the last console= that exists, and Nova's console log is ttyS0.
 KERNEL_ARGS = "console=ttyS0 no_timer_check"
-# e1000, not virtio: OVS's userspace datapath forwards a virtio guest's TCP with bad checksums.
-VIF_MODEL = "e1000"
 # Seconds: to ACTIVE; from ACTIVE until the console shows lease and metadata; a server's
 # deletion; its port's deletion after that.
 ACTIVE_TIMEOUT = 120
@@ -62,6 +65,7 @@ PORT_TIMEOUT = 30
 CONSOLE_PAGE_TIMEOUT = 15
 
 SERVER_KEY = "compute.server"
+GUEST_CONSOLE_KEY = "compute.console"
 
 
 # --- services -------------------------------------------------------------------------------
@@ -149,10 +153,12 @@ def _flavor(ctx: Context) -> str:
 
 
 def _security_group(ctx: Context) -> tuple[str, str]:
-    """A group letting ICMP in and everything out: (its id, the ICMP rule's id)."""
+    """A group letting ICMP and the guest's HTTP port in and everything out: (its id, the ICMP rule's id)."""
     conn = ctx.conn
     name = ctx.resource_name("secgroup")
-    group = conn.network.create_security_group(name=name, description="tenrec verify: ICMP in, all out")
+    group = conn.network.create_security_group(
+        name=name, description=f"tenrec verify: ICMP and TCP {SERVED_PORT} in, all out"
+    )
     group_id = group.id
     ctx.on_cleanup(
         f"security group {name} ({group_id})",
@@ -165,6 +171,7 @@ def _security_group(ctx: Context) -> tuple[str, str]:
     ]
     if not egress:  # Neutron adds these to a new group; a policy may not
         conn.network.create_security_group_rule(security_group_id=group_id, direction="egress", ethertype="IPv4")
+    conn.network.create_security_group_rule(**network.tcp_rule(group_id, SERVED_PORT))
     rule = conn.network.create_security_group_rule(**network.icmp_rule(group_id))
     return str(group_id), str(rule.id)
 
@@ -178,6 +185,7 @@ def _start(ctx: Context, image_id: str, flavor_id: str, network_id: str, group_i
         flavor_id=flavor_id,
         networks=[{"uuid": network_id}],
         security_groups=[{"name": group_id}],
+        config_drive=True,
     )
 
     def remove() -> None:  # a no-op once compute/delete has deleted it
@@ -219,8 +227,9 @@ def _port(conn: Any, server_id: str) -> tuple[str, str]:
 
 def watch_console(
     conn: Any, booted: Booted, fixed_ip: str, started: float, timeout: float = CONSOLE_TIMEOUT
-) -> tuple[str, float, float]:
-    """Poll the console until the guest shows its lease and metadata: (its detail, lease at, metadata at).
+) -> tuple[str, float, float, GuestConsole]:
+    """Poll the console until the guest shows its lease and metadata: (its detail, lease at,
+    metadata at, the console read).
 
     Times are seconds since started (time.monotonic()).
     """
@@ -234,7 +243,7 @@ def watch_console(
             lease_at = now
         verdict = guest_verdict(seen, fixed_ip, booted.server.id)
         if verdict is not None:
-            return verdict, lease_at if lease_at is not None else now, now
+            return verdict, lease_at if lease_at is not None else now, now, seen
         if time.monotonic() > deadline:
             missing = "no DHCP lease line" if seen.lease is None else f"no {META_DATA} answer"
             raise CheckFailed(
@@ -263,7 +272,6 @@ def boot(ctx: Context) -> str:
         kernel_id=kernel_id,
         ramdisk_id=ramdisk_id,
         os_command_line=KERNEL_ARGS,
-        hw_vif_model=VIF_MODEL,
     )
     flavor_id = _flavor(ctx)
     group_id, rule_id = _security_group(ctx)
@@ -278,14 +286,27 @@ def boot(ctx: Context) -> str:
             f"{booted.name} is ACTIVE on {host}, which is no compute node of the config ({', '.join(computes)})"
         )
     port_id, fixed_ip = _port(conn, server.id)
-    verdict, lease_at, metadata_at = watch_console(conn, booted, fixed_ip, started)
+    verdict, lease_at, metadata_at, seen = watch_console(conn, booted, fixed_ip, started)
 
     ctx.scratch[SERVER_KEY] = booted
-    ctx.scratch[network.GUEST_KEY] = network.GuestPort(server.id, port_id, fixed_ip, group_id, rule_id)
+    ctx.scratch[GUEST_CONSOLE_KEY] = seen
+    ctx.scratch[network.GUEST_KEY] = network.GuestPort(
+        server.id, port_id, fixed_ip, group_id, rule_id, SERVED_PORT, META_DATA
+    )
     return (
         f"{booted.name} ACTIVE on {host} after {active:.1f}s; {verdict}; "
         f"lease after {lease_at:.1f}s, metadata after {metadata_at:.1f}s; guest {files.origin}"
     )
+
+
+# --- config drive ---------------------------------------------------------------------------
+
+
+def config_drive(ctx: Context) -> str:
+    """What the guest read from the config drive Nova attached (iso9660, made by genisoimage)."""
+    booted: Booted = ctx.scratch[SERVER_KEY]
+    seen: GuestConsole = ctx.scratch[GUEST_CONSOLE_KEY]
+    return f"{booted.name}: {drive_verdict(seen, booted.server.id)}"
 
 
 # --- console --------------------------------------------------------------------------------
@@ -414,8 +435,10 @@ FAMILY = Family(
     (
         Check(SERVICES, SERVICE, services, needs=(TOKEN,)),
         Check(BOOT, SERVICE, boot, needs=(SERVICES, network.AGENTS, network.TENANT, IMAGE_UPLOAD)),
+        Check(CONFIG_DRIVE, SERVICE, config_drive, needs=(BOOT,)),
         Check(CONSOLE, SERVICE, console, needs=(BOOT,)),
         Check(network.FLOATING_IP, network.SERVICE, network.floating_ip, needs=(BOOT,)),
+        Check(network.TCP, network.SERVICE, network.tcp, needs=(network.FLOATING_IP,)),
         Check(network.SECURITY_GROUP, network.SERVICE, network.security_group, needs=(network.FLOATING_IP,)),
         Check(DELETE, SERVICE, delete, needs=(BOOT,)),
     ),

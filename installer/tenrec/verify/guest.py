@@ -1,10 +1,13 @@
 """The test guest compute/boot starts, and what it prints on its serial console.
 
-The guest is a Debian kernel and a busybox initramfs made by tests/guest_image.py: its
-/init gets a DHCP lease, prints `tenrec-guest: lease ADDR/PREFIX on IF (router ...)`,
-then fetches metadata paths and prints each answer between `tenrec-metadata-begin PATH`
-and `tenrec-metadata-end PATH` (or `tenrec-metadata-failed PATH`). tests/ is not part of
-the installed package: `--guest DIR` names a built one, else a checkout builds it.
+The guest is a Debian kernel and a busybox initramfs made by tests/guest_image.py
+(verify_script): its /init mounts the config drive and prints its meta_data.json between
+`tenrec-configdrive-begin PATH` and `tenrec-configdrive-end PATH`, gets a DHCP lease
+(`tenrec-guest: lease ADDR/PREFIX on IF (router ...) driver DRIVER`), fetches metadata
+paths and prints each answer between `tenrec-metadata-begin PATH` and `tenrec-metadata-end
+PATH` (or `tenrec-metadata-failed PATH`), then serves those answers over HTTP on port 80.
+tests/ is not part of the installed package: `--guest DIR` names a built one, else a
+checkout builds it.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ KERNEL_FILE = "vmlinuz"
 INITRAMFS_FILE = "initramfs.gz"
 META_DATA = "openstack/latest/meta_data.json"
 INSTANCE_ID = "latest/meta-data/instance-id"
-# The same paths as `tests/guest_image.py metadata` without --path: both build one image.
+# The same paths as `tests/guest_image.py verify`: both build one image.
 METADATA_PATHS = (META_DATA, INSTANCE_ID)
+# Where the guest serves its metadata answers (guest_image.SERVED_PORT, SERVED_DIR).
+SERVED_PORT = 80
 BUILDER = Path("tests/guest_image.py")
-BUILD_HINT = "python3 tests/guest_image.py metadata"
+BUILD_HINT = "python3 tests/guest_image.py verify"
 NO_GUEST = (
     f"no test guest: pass --guest DIR, a directory with {KERNEL_FILE} and {INITRAMFS_FILE} "
     f"(`{BUILD_HINT}` in a tenrec checkout builds them and prints where); "
@@ -36,9 +41,14 @@ NO_GUEST = (
 # Console lines kept for a failure's detail.
 TAIL_LINES = 3
 
-LEASE = re.compile(r"tenrec-guest: lease (?P<address>\d{1,3}(?:\.\d{1,3}){3})/(?P<prefix>\d+) on (?P<interface>\S+)")
+LEASE = re.compile(
+    r"tenrec-guest: lease (?P<address>\d{1,3}(?:\.\d{1,3}){3})/(?P<prefix>\d+) on (?P<interface>\S+)"
+    r"(?:.* driver (?P<driver>\S+))?"
+)
 NO_LEASE = re.compile(r"tenrec-guest: no DHCP lease on (?P<interface>\S+)")
-MARKER = re.compile(r"tenrec-metadata-(?P<what>begin|end|failed) (?P<path>\S+)\s*$")
+MARKER = re.compile(r"tenrec-(?P<source>metadata|configdrive)-(?P<what>begin|end|failed) (?P<path>\S+)\s*$")
+DRIVE = re.compile(r"tenrec-guest: config drive on (?P<device>\S+)")
+NO_DRIVE = "tenrec-guest: no config drive"
 # printk lines on the serial console ("[    3.141592] e1000: eth0 NIC Link is Up ...").
 KERNEL_LINE = re.compile(r"^\[\s*\d+\.\d+\]")
 
@@ -90,8 +100,8 @@ def load_builder(path: Path) -> ModuleType:
 
 
 def guest_script(builder: ModuleType) -> str:
-    """The init body verify's guest runs: DHCP, then the metadata answers between markers."""
-    return str(builder.metadata_script(paths=METADATA_PATHS))
+    """The init body verify's guest runs: config drive, DHCP, metadata answers, HTTP server."""
+    return str(builder.verify_script(paths=METADATA_PATHS))
 
 
 def build_guest(path: Path) -> GuestFiles:
@@ -123,6 +133,7 @@ class Lease:
     address: str
     prefix: int
     interface: str
+    driver: str | None = None  # the NIC's kernel driver (virtio_net, e1000)
 
 
 @dataclass
@@ -133,36 +144,50 @@ class GuestConsole:
     no_lease: str | None = None  # the interface udhcpc gave up on
     answers: dict[str, str] = field(default_factory=dict)  # metadata path -> body
     failed: list[str] = field(default_factory=list)  # metadata paths the guest could not fetch
+    drive: str | None = None  # the config drive's device
+    no_drive: bool = False  # the guest found none
+    drive_answers: dict[str, str] = field(default_factory=dict)  # config drive path -> body
+    drive_failed: list[str] = field(default_factory=list)  # paths missing on the drive
     tail: list[str] = field(default_factory=list)  # the last non-empty lines
 
     def meta_data(self) -> dict[str, object] | None:
         """meta_data.json as the guest printed it; None before it did; ValueError if it is no JSON object."""
-        body = self.answers.get(META_DATA)
-        if body is None:
-            return None
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError(f"{META_DATA} is a {type(data).__name__}, not an object")
-        return data
+        return json_object(self.answers.get(META_DATA))
+
+    def drive_meta_data(self) -> dict[str, object] | None:
+        """The config drive's meta_data.json, as meta_data() does it."""
+        return json_object(self.drive_answers.get(META_DATA))
+
+
+def json_object(body: str | None) -> dict[str, object] | None:
+    if body is None:
+        return None
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError(f"{META_DATA} is a {type(data).__name__}, not an object")
+    return data
 
 
 def read_console(text: str) -> GuestConsole:
     """The lease and metadata lines of a console log (serial noise and kernel messages ignored)."""
     seen = GuestConsole()
-    collecting: str | None = None
+    collecting: tuple[str, str] | None = None  # (source, path)
     body: list[str] = []
     lines = [line.strip() for line in text.splitlines()]
     for line in lines:
         marker = MARKER.search(line)
         if marker:
-            what, path = marker["what"], marker["path"]
+            source, what, path = marker["source"], marker["what"], marker["path"]
+            answers, failed = (
+                (seen.answers, seen.failed) if source == "metadata" else (seen.drive_answers, seen.drive_failed)
+            )
             if what == "begin":
-                collecting, body = path, []
-            elif what == "end" and collecting == path:
-                seen.answers[path] = "\n".join(body)
+                collecting, body = (source, path), []
+            elif what == "end" and collecting == (source, path):
+                answers[path] = "\n".join(body).strip()
                 collecting = None
             elif what == "failed":
-                seen.failed.append(path)
+                failed.append(path)
             continue
         if collecting is not None:
             if not KERNEL_LINE.match(line):
@@ -170,7 +195,12 @@ def read_console(text: str) -> GuestConsole:
             continue
         lease = LEASE.search(line)
         if lease:
-            seen.lease = Lease(lease["address"], int(lease["prefix"]), lease["interface"])
+            seen.lease = Lease(lease["address"], int(lease["prefix"]), lease["interface"], lease["driver"])
+        drive = DRIVE.search(line)
+        if drive:
+            seen.drive = drive["device"]
+        if NO_DRIVE in line:
+            seen.no_drive = True
         no_lease = NO_LEASE.search(line)
         if no_lease:
             seen.no_lease = no_lease["interface"]
@@ -213,5 +243,30 @@ def guest_verdict(seen: GuestConsole, fixed_ip: str, server_id: str) -> str | No
         raise CheckFailed(f"the guest's {META_DATA} has uuid {uuid!r}, but the server is {server_id}")
     instance_id = seen.answers.get(INSTANCE_ID)
     lease = seen.lease
-    detail = f"guest leased {lease.address}/{lease.prefix} on {lease.interface}, metadata uuid = server id"
+    nic = f" ({lease.driver})" if lease.driver else ""
+    detail = f"guest leased {lease.address}/{lease.prefix} on {lease.interface}{nic}, metadata uuid = server id"
     return f"{detail} (instance-id {instance_id.strip()})" if instance_id else detail
+
+
+def drive_verdict(seen: GuestConsole, server_id: str) -> str:
+    """The config drive's part: the device and its meta_data.json's uuid, or CheckFailed."""
+    if seen.drive is None:
+        if seen.no_drive:
+            raise CheckFailed(
+                "the guest found no config drive (no iso9660 disk with openstack/ on it); "
+                "look at nova-compute's log for the instance (genisoimage, [DEFAULT] config_drive_format)"
+            )
+        raise CheckFailed(f"the guest's console shows no config drive line; last lines: {console_tail(seen)}")
+    if META_DATA in seen.drive_failed:
+        raise CheckFailed(f"the config drive on {seen.drive} has no {META_DATA}")
+    try:
+        meta = seen.drive_meta_data()
+    except ValueError as error:
+        raise CheckFailed(f"the config drive's {META_DATA} is no JSON object: {error}") from error
+    if meta is None:
+        raise CheckFailed(f"the config drive on {seen.drive}: no {META_DATA} on the console; {console_tail(seen)}")
+    if meta.get("uuid") != server_id:
+        raise CheckFailed(
+            f"the config drive's {META_DATA} has uuid {meta.get('uuid')!r}, but the server is {server_id}"
+        )
+    return f"config drive on {seen.drive}: {META_DATA} uuid = server id"

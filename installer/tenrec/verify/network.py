@@ -1,14 +1,17 @@
 """Neutron: live agents on the right nodes, a tenant network routed to the external one, and
-(once compute/boot has a guest on it) a floating IP that answers ping as its security group says."""
+(once compute/boot has a guest on it) a floating IP that answers ping as its security group
+says and carries a TCP connection to the guest's HTTP server."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import random
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +25,7 @@ AGENTS = "network/agents"
 TENANT = "network/tenant"
 FLOATING_IP = "network/floating-ip"
 SECURITY_GROUP = "network/security-group"
+TCP = "network/tcp"
 
 OVS_AGENT = "Open vSwitch agent"
 DHCP_AGENT = "DHCP agent"
@@ -39,6 +43,9 @@ NO_PING = "no `ping` command on this machine (Debian: apt install iputils-ping)"
 # Seconds a new floating IP may take to answer; a security group rule change to take effect.
 PING_TIMEOUT = 60
 RULE_TIMEOUT = 20
+# Seconds the guest's HTTP server may take to answer through its floating IP; one try's timeout.
+TCP_TIMEOUT = 60
+TCP_TRY_TIMEOUT = 5
 # Unanswered pings in a row that count as "stopped answering" (one may just be lost).
 SILENT_PINGS = 2
 # Seconds a cleanup retries a delete that conflicts with a port still going away.
@@ -125,6 +132,8 @@ class GuestPort:
     fixed_ip: str
     security_group_id: str
     icmp_rule_id: str
+    http_port: int  # where the guest serves its metadata answers
+    http_path: str  # the meta_data.json it serves
 
 
 def choose_cidr(taken: Iterable[str], rng: random.Random | None = None) -> str:
@@ -302,6 +311,54 @@ def floating_ip(ctx: Context) -> str:
         )
     where = f"{address} on {tenant_network.external_name} → {guest.fixed_ip}"
     return f"{where}: answers ping after {answered:.1f}s (status {status})"
+
+
+def fetch_over_tcp(url: str, timeout: float = TCP_TRY_TIMEOUT) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return bytes(answer.read(1 << 16))
+
+
+def tcp(ctx: Context, fetch: Callable[[str], bytes] = fetch_over_tcp) -> str:
+    """A TCP connection from this machine to the guest through its floating IP: the guest's
+    HTTP server hands back the meta_data.json it fetched itself, with its own server id."""
+    guest: GuestPort = ctx.scratch[GUEST_KEY]
+    address: str = ctx.scratch[FLOATING_KEY]
+    url = f"http://{address}:{guest.http_port}/{guest.http_path}"
+    started = time.monotonic()
+    last = "no try"
+    while True:
+        try:
+            body = fetch(url)
+            break
+        except OSError as error:  # refused, reset, timed out (urllib's errors are OSErrors)
+            last = str(getattr(error, "reason", error))
+        if time.monotonic() - started >= TCP_TIMEOUT:
+            raise CheckFailed(
+                f"{url}: no HTTP answer within {TCP_TIMEOUT} s ({last}); ping works, so TCP to or from "
+                "the guest is lost (security group rule for the port, OVS firewall, checksum offload)"
+            )
+        time.sleep(1)
+    took = time.monotonic() - started
+    try:
+        uuid = json.loads(body).get("uuid")
+    except (ValueError, AttributeError) as error:
+        raise CheckFailed(f"{url} answered {len(body)} bytes that are no meta_data.json: {error}") from error
+    if uuid != guest.server_id:
+        raise CheckFailed(f"{url} answered uuid {uuid!r}, but the guest is {guest.server_id}")
+    return f"{url} answered after {took:.1f}s with the guest's meta_data.json (uuid = server id)"
+
+
+def tcp_rule(security_group_id: str, port: int) -> dict[str, str | int]:
+    """The ingress rule that lets TCP in on port."""
+    return {
+        "security_group_id": security_group_id,
+        "direction": "ingress",
+        "ethertype": "IPv4",
+        "protocol": "tcp",
+        "port_range_min": port,
+        "port_range_max": port,
+        "remote_ip_prefix": "0.0.0.0/0",
+    }
 
 
 def icmp_rule(security_group_id: str) -> dict[str, str]:

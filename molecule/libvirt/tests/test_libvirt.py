@@ -78,6 +78,24 @@ def test_libvirt_group_uses_the_system_socket(host):
     assert "permission denied" in outsider.stderr.lower()
 
 
+WRAPPER = "/usr/local/bin/qemu-system-x86_64"
+
+
+def test_qemu_wrapper_follows_the_datapath(host):
+    # On the userspace datapath libvirtd's emulator is the wrapper that turns virtio-net's
+    # checksum offload off; with the kernel datapath it is Debian's QEMU.
+    datapath = host.file("/run/tenrec-molecule-ovs-datapath").content_string.strip()
+    emulators = re.findall(r"<emulator>(\S+)</emulator>", host.check_output("virsh capabilities"))
+    if datapath == "netdev":
+        wrapper = host.file(WRAPPER)
+        assert (wrapper.mode, wrapper.user) == (0o755, "root")
+        assert "exec /usr/bin/qemu-system-x86_64 -global virtio-net-pci.csum=off" in wrapper.content_string
+        assert WRAPPER in emulators, emulators
+    else:
+        assert not host.file(WRAPPER).exists
+        assert WRAPPER not in emulators, emulators
+
+
 DOMAIN = "tenrec-mol-guest"
 GUEST_DIR = f"/var/lib/libvirt/images/{DOMAIN}"
 CONSOLE_LOG = f"/var/log/libvirt/qemu/{DOMAIN}-console.log"
@@ -141,3 +159,8 @@ def test_emulated_guest_boots_and_prints_marker(host, guest):
     assert "tenrec-guest: insmod" not in console, console[-3000:]  # printed when a module fails
     assert host.check_output(f"virsh domstate {DOMAIN}") == "running"
     assert f"type='{guest}'" in host.check_output(f"virsh dumpxml {DOMAIN}")
+    if host.file(WRAPPER).exists:
+        # libvirt started the guest through the wrapper (its QEMU runs with the option).
+        pid = host.check_output(f"cat /run/libvirt/qemu/{DOMAIN}.pid")
+        argv = host.file(f"/proc/{pid}/cmdline").content.split(b"\0")
+        assert b"virtio-net-pci.csum=off" in argv, argv[:12]
