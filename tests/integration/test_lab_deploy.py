@@ -23,6 +23,7 @@ from tenrec.paths import StateDir
 from tenrec.verify import registry
 from tests.node_checks import assert_listens_only_on, assert_running
 from tests.ovs_vxlan import check_vxlan
+from tests.secrets_audit import audit_node, judge, searched
 
 LAB = "itest"
 TENREC = str(Path(sys.executable).parent / "tenrec")
@@ -248,6 +249,26 @@ def test_verify_passes_every_check(lab):
     expected = [check.name for check in registry()]
     assert "compute/boot" in expected and "network/security-group" in expected
     assert results == dict.fromkeys(expected, "ok"), rows
+
+
+def test_no_secret_outside_its_config_files(lab, config):
+    """Every secret value of the deployment, searched on every node: in files (only root-owned,
+    private config files under /etc may hold one), in every field of the journal (command
+    lines included), in running processes' command lines."""
+    state = StateDir.for_config(lab.config)
+    secrets = searched(yaml.safe_load(state.secrets.read_text())["tenrec_secrets"])
+    assert len(secrets) > 20
+    allowed, leaks = [], []
+    for node in config["nodes"]:
+        name = node["name"]
+        good, bad = judge(audit_node(name, ["podman", "exec", "-i", f"tenrec-{LAB}-{name}"], secrets))
+        allowed += good
+        leaks += bad
+    assert not leaks, "\n".join(hit.describe() for hit in leaks)
+    # The audit sees the config files that must hold secrets (it is not blind).
+    places = {(hit.node, hit.where) for hit in allowed}
+    assert ("ctl1", "/etc/keystone/keystone.conf") in places
+    assert ("cmp1", "/etc/nova/nova.conf") in places
 
 
 def test_nova_status_upgrade_check_passes(lab, config):
