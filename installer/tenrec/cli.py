@@ -22,7 +22,7 @@ from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
 from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
-from tenrec.runner import print_costs, print_summary, run_playbook
+from tenrec.runner import RunResult, print_costs, print_summary, run_playbook
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.selection import check_limit, check_only, parse_list
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
@@ -81,10 +81,18 @@ def config_table(config: Deployment, path: Path) -> Table:
             node.tunnel_address or "(management)",
             node.storage_address or "(management)",
         )
-    table.caption = (
-        f"public endpoint {config.endpoint}; optional services on: {', '.join(config.enabled_services()) or 'none'}"
-    )
+    deployed = [name for name in config.enabled_services() if name not in config.undeployable_services()]
+    table.caption = f"public endpoint {config.endpoint}; optional services deployed: {', '.join(deployed) or 'none'}"
     return table
+
+
+def warn_undeployable(config: Deployment) -> None:
+    """One warning per optional service that is on but not deployed by this version."""
+    for name in config.undeployable_services():
+        err.print(
+            f"[yellow]warning:[/] services.{name} is on, but tenrec {__version__} does not deploy {name} yet: "
+            f"it is skipped. Set services.{name}: false to say so (a later tenrec deploys it).",
+        )
 
 
 def prepare(config: Deployment, path: Path) -> StateDir:
@@ -102,6 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = resolve_config(args.config)
     config = load(path)
     console.print(config_table(config, path))
+    warn_undeployable(config)
     console.print("[green]The config is valid.[/]")
     if not args.nodes:
         return Exit.OK
@@ -127,6 +136,18 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def deploy_failure(result: RunResult) -> Exit:
+    """Exit 3 when a node was unreachable or refused by the precheck, else 1 (the work failed)."""
+    not_ready = result.nodes_not_ready
+    if not_ready:
+        err.print(
+            f"[bold red]{len(not_ready)} node(s) unreachable or not ready: {', '.join(not_ready)}.[/] "
+            "Fix them (`tenrec check --nodes` shows why) and run the deploy again."
+        )
+        return Exit.NODES_NOT_READY
+    return Exit.FAILED
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     try:
         path = resolve_config(args.config)
@@ -150,6 +171,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     state = prepare(config, path)
     scope = "".join([f", only {', '.join(only)}" if only else "", f", limited to {', '.join(limit)}" if limit else ""])
     console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
+    warn_undeployable(config)
     result = run_playbook(
         state,
         "site.yml",
@@ -162,10 +184,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     print_summary(console, result)
     print_costs(console, state)
     if not result.ok:
-        return Exit.FAILED
+        return deploy_failure(result)
     if not (only or limit):
         state.mark_deployed(config.release)
     console.print(f"[green]Deployed; {result.changed} change(s).[/]")
+    warn_undeployable(config)
     return Exit.OK
 
 

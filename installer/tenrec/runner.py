@@ -37,12 +37,22 @@ class HostStats:
     skipped: int = 0
 
 
+# The role whose failure means a node is not ready (nothing was changed on any node yet).
+PRECHECK_ROLE = "precheck"
+
+
 @dataclass
 class Failure:
     host: str
     task: str
     message: str
     unreachable: bool = False
+    role: str = ""  # the role of the failed task ("" outside roles)
+
+    @property
+    def node_not_ready(self) -> bool:
+        """Unreachable, or refused by the precheck: the node, not the work, is at fault."""
+        return self.unreachable or self.role.rsplit(".", 1)[-1] == PRECHECK_ROLE
 
 
 @dataclass
@@ -64,6 +74,11 @@ class RunResult:
     @property
     def changed(self) -> int:
         return sum(s.changed for s in self.stats.values())
+
+    @property
+    def nodes_not_ready(self) -> list[str]:
+        """The hosts that failed because they were unreachable or not ready, in order."""
+        return list(dict.fromkeys(f.host for f in self.failures if f.node_not_ready))
 
 
 def link_collection(state: StateDir) -> Path:
@@ -144,7 +159,13 @@ class Progress:
         if data.get("task_action") in self.keep_actions and kind == "runner_on_ok":
             self.results[host] = result
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            failure = Failure(host, data.get("task", ""), _failure_message(result), kind.endswith("unreachable"))
+            failure = Failure(
+                host,
+                data.get("task", ""),
+                _failure_message(result),
+                kind.endswith("unreachable"),
+                str(data.get("role") or ""),
+            )
             self.failures.append(failure)
             self.console.print(Text(f"  ✗ {host}: {failure.task}: {failure.message}", style="red"))
 

@@ -118,14 +118,35 @@ def test_valid_config_check_exit_0(tmp_path):
     assert "cloud1" in result.stdout
 
 
+def test_check_warns_of_each_service_on_that_this_version_does_not_deploy(tmp_path):
+    data = yaml.safe_load((REPO / "inventory/aio/tenrec.yml").read_text())
+    data["services"] = {"cinder": True, "swift": False, "horizon": True, "heat": True}
+    config = tmp_path / "tenrec.yml"
+    config.write_text(yaml.safe_dump(data))
+    result = tenrec("check", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == Exit.OK, result.stderr  # a warning, not an error
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    for name in ("cinder", "horizon", "heat"):
+        assert any(f"services.{name} is on, but tenrec" in line and "skipped" in line for line in warnings), name
+    assert not any("services.swift" in line for line in warnings)
+    assert "optional services deployed: none" in " ".join(result.stdout.split())
+
+
+def test_the_deployable_services_are_those_with_a_role():
+    from tenrec.config.model import DEPLOYABLE_OPTIONAL_SERVICES, OPTIONAL_SERVICES  # noqa: PLC0415
+
+    with_role = tuple(name for name in OPTIONAL_SERVICES if (REPO / "roles" / name).is_dir())
+    assert with_role == DEPLOYABLE_OPTIONAL_SERVICES
+
+
 def test_no_config_anywhere(tmp_path):
     result = tenrec("check", cwd=tmp_path)
     assert result.returncode == Exit.INVALID_CONFIG
     assert "no deployment config" in result.stderr
 
 
-def test_unreachable_nodes_exit_3(tmp_path):
-    """--nodes on a valid config whose nodes refuse SSH: reported per node, exit 3."""
+def refusing_config(tmp_path: Path) -> Path:
+    """A valid all-in-one config whose node refuses SSH (a local port nothing listens on)."""
     data = yaml.safe_load((REPO / "inventory/aio/tenrec.yml").read_text())
     data["networks"]["management"] = {"cidr": "127.0.0.0/8"}
     data["networks"].pop("external")
@@ -137,15 +158,33 @@ def test_unreachable_nodes_exit_3(tmp_path):
     data["ssh"] = {"user": "root", "port": port}
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "tenrec"), "check", "--nodes", "-c", str(config)],
+    return config
+
+
+def run_tenrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "tenrec"), *args],
         capture_output=True,
         text=True,
         check=False,
-        cwd=tmp_path,
+        cwd=cwd,
+        timeout=300,
     )
+
+
+def test_unreachable_nodes_exit_3(tmp_path):
+    """--nodes on a valid config whose nodes refuse SSH: reported per node, exit 3."""
+    result = run_tenrec("check", "--nodes", "-c", str(refusing_config(tmp_path)), cwd=tmp_path)
     assert result.returncode == Exit.NODES_NOT_READY, result.stdout + result.stderr
     assert "cloud1: unreachable" in result.stderr
+
+
+def test_deploy_onto_a_node_that_refuses_ssh_exits_3(tmp_path):
+    """The deploy's precheck cannot reach the node: exit 3 (nodes not ready), naming it."""
+    result = run_tenrec("deploy", "-c", str(refusing_config(tmp_path)), cwd=tmp_path)
+    assert result.returncode == Exit.NODES_NOT_READY, result.stdout + result.stderr
+    assert "1 node(s) unreachable or not ready: cloud1." in " ".join(result.stderr.split())
+    assert not (tmp_path / ".tenrec" / "deployed.json").exists()
 
 
 def test_lab_needs_root_and_says_so(tmp_path):

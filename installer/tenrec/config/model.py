@@ -19,6 +19,9 @@ DEFAULT_RELEASE = "2026.2"
 NODE_ROLES: tuple[str, ...] = ("controller", "network", "compute", "storage")
 OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "ceilometer", "gnocchi")
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
+# The optional services this version of tenrec can deploy (a role each); the others may be
+# switched on in a config, but are skipped with a warning until a version deploys them.
+DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ()
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -349,3 +352,7 @@ class Deployment(Strict):
 
     def enabled_services(self) -> list[str]:
         return [name for name in OPTIONAL_SERVICES if getattr(self.services, name)]
+
+    def undeployable_services(self) -> list[str]:
+        """Optional services switched on that this version does not deploy (skipped)."""
+        return [name for name in self.enabled_services() if name not in DEPLOYABLE_OPTIONAL_SERVICES]
