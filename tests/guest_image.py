@@ -30,6 +30,7 @@ From a shell (prints {"kernel": ..., "initramfs": ..., "init": ...} as JSON):
     python3 tests/guest_image.py marker TENREC-GUEST-OK
     python3 tests/guest_image.py metadata [--url http://169.254.169.254/] [--path latest/meta-data/instance-id]
     python3 tests/guest_image.py verify      # tenrec verify's guest (config drive, metadata, HTTP)
+    python3 tests/guest_image.py tempest     # Tempest's guest (SSH with the metadata's key)
     python3 tests/guest_image.py script my-init-body.sh [--module virtio_blk]
 
 Boot it with console=ttyS0 on the kernel command line (the marker goes to the serial
@@ -52,7 +53,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,6 +257,77 @@ def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
     return config_drive_script(paths[:1]) + metadata_script(paths=paths, save_to=SERVED_DIR) + serve_script()
 
 
+# Tempest's guest: an SSH server (Debian's dropbear) that takes the keypair from the metadata
+# service, and the few commands Tempest's scenario tests run over SSH that busybox lacks.
+SSH_PACKAGES = ("dropbear-bin",)
+SSH_SHIMS = {
+    # Tempest runs its commands with sudo; the guest's only user is root.
+    "usr/bin/sudo": '#!/bin/sh\nexec "$@"\n',
+    # `curl URL` and `curl -X POST -d DATA URL` (the metadata checks), through busybox wget.
+    "usr/bin/curl": """#!/bin/sh
+data=""
+post=no
+while [ $# -gt 1 ]; do
+    case "$1" in
+        -X) [ "$2" = POST ] && post=yes; shift 2 ;;
+        -d|--data) data=$2; post=yes; shift 2 ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+if [ "$post" = yes ]; then exec timeout 30 wget -q -O - --post-data "$data" "$1"; fi
+exec timeout 30 wget -q -O - "$1"
+""",
+    # `blkid -L config-2 -o device` (where the config drive is), through busybox findfs.
+    "usr/bin/blkid": """#!/bin/sh
+if [ "$1" = -L ]; then exec findfs "LABEL=$2"; fi
+echo "blkid: only -L LABEL here" >&2
+exit 2
+""",
+}
+
+
+def ssh_script(url: str = "http://169.254.169.254/", attempts: int = 30) -> str:
+    """An init body (after a lease) that installs the metadata service's public key for root,
+    takes the instance's host name and starts dropbear on port 22 (key logins only). It
+    prints `tenrec-guest: ssh on port 22` or `tenrec-guest: no public key`."""
+    base = url.rstrip("/") + "/latest/meta-data/"
+    lines = [
+        "mkdir -p /root/.ssh /etc/dropbear /mnt",
+        "chmod 700 /root/.ssh",
+        "echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd",
+        "echo 'root:x:0:' > /etc/group",
+        "keyed=no",
+        f"for attempt in $(seq {int(attempts)}); do",
+        f"    if timeout 10 wget -q -O /root/.ssh/authorized_keys {base}public-keys/0/openssh-key; then",
+        "        keyed=yes; break",
+        "    fi",
+        "    sleep 2",
+        "done",
+        "chmod 600 /root/.ssh/authorized_keys 2>/dev/null",
+        'if [ "$keyed" = no ]; then echo "tenrec-guest: no public key"; fi',
+        f'if name=$(timeout 10 wget -q -O - {base}hostname); then hostname "${{name%%.*}}"; fi',
+        "export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu",
+        "if /usr/sbin/dropbear -R -s -p 22; then",
+        '    echo "tenrec-guest: ssh on port 22"',
+        "else",
+        '    echo "tenrec-guest: dropbear failed"',
+        "fi",
+        "unset LD_LIBRARY_PATH",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def tempest_script() -> str:
+    """The guest Tempest boots: DHCP and its instance id (so the console shows it is up), then SSH."""
+    return metadata_script(paths=("latest/meta-data/instance-id",)) + ssh_script()
+
+
+def build_tempest_guest(cache_dir: Path = CACHE_DIR) -> GuestImage:
+    """Tempest's guest, built once (cached like any other)."""
+    return build_guest(tempest_script(), files=SSH_SHIMS, packages=SSH_PACKAGES, cache_dir=cache_dir)
+
+
 # --- apt / dpkg ---------------------------------------------------------------------------
 
 
@@ -416,6 +488,59 @@ def _kernel_files(deb: Path, modules: Iterable[str]) -> tuple[str, bytes, list[t
     return release, files[vmlinuz_path], [(f"{name}.ko", blobs[name]) for name in order]
 
 
+def _package_closure(packages: Iterable[str]) -> list[str]:
+    """PACKAGES and everything they depend on (Depends and Pre-Depends, recursively), sorted."""
+    wanted = list(packages)
+    if not wanted:
+        return []
+    out = _run(
+        [
+            "apt-cache",
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            *wanted,
+        ]
+    )
+    names = set(wanted)
+    for line in out.splitlines():
+        match = re.match(r"^\s*(?:Pre)?Depends:\s*([a-z0-9][a-z0-9+.-]*)", line)
+        if match:
+            names.add(match.group(1))
+    return sorted(names)
+
+
+# What the initramfs takes of a package: programs of the requested ones, shared libraries of all.
+PROGRAM_DIRS = ("bin/", "sbin/", "usr/bin/", "usr/sbin/")
+LIBRARY_PATH = re.compile(r"^(usr/)?lib(64|/x86_64-linux-gnu)/[^/]*(\.so[.0-9]*|ld-linux[^/]*)$")
+
+
+def _package_entries(deb: Path, programs: bool) -> list[tuple[str, bytes | str]]:
+    """(path, content) of a package's libraries (and programs when asked); a str content is a
+    symlink's target. Paths are as in the package (Debian 12 keeps libraries under /lib)."""
+    entries: list[tuple[str, bytes | str]] = []
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                take = LIBRARY_PATH.match(name) or (programs and name.startswith(PROGRAM_DIRS))
+                if not take or not (member.isfile() or member.issym()):
+                    continue
+                if member.issym():
+                    entries.append((name, member.linkname))
+                else:
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None
+                    entries.append((name, extracted.read()))
+    return entries
+
+
 # --- cpio (newc) --------------------------------------------------------------------------
 
 
@@ -442,6 +567,9 @@ class _Cpio:
     def file(self, name: str, data: bytes, executable: bool = False) -> None:
         self._entry(name, 0o100755 if executable else 0o100644, data)
 
+    def symlink(self, name: str, target: str) -> None:
+        self._entry(name, 0o120777, target.encode())
+
     def chardev(self, name: str, major: int, minor: int) -> None:
         self._entry(name, 0o020600, rdev=(major, minor))
 
@@ -451,11 +579,17 @@ class _Cpio:
         return self.out.getvalue()
 
 
-def _initramfs(busybox: bytes, modules: list[tuple[str, bytes]], init: str, files: Mapping[str, bytes]) -> bytes:
+def _initramfs(
+    busybox: bytes,
+    modules: list[tuple[str, bytes]],
+    init: str,
+    files: Mapping[str, bytes],
+    packaged: Sequence[tuple[str, bytes | str]] = (),
+) -> bytes:
     cpio = _Cpio()
     directories = {"bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "tmp", "run", "usr", "usr/share"}
     directories |= {"etc/udhcpc"}
-    for path in files:
+    for path in [*files, *(name for name, _ in packaged)]:
         parts = path.strip("/").split("/")[:-1]
         directories |= {"/".join(parts[: i + 1]) for i in range(len(parts))}
     for directory in sorted(directories):
@@ -467,6 +601,11 @@ def _initramfs(busybox: bytes, modules: list[tuple[str, bytes]], init: str, file
     cpio.file("etc/udhcpc/default.script", UDHCPC_SCRIPT.encode(), executable=True)
     for name, data in modules:
         cpio.file(f"lib/modules/{name}", data)
+    for name, content in packaged:
+        if isinstance(content, str):
+            cpio.symlink(name, content)
+        else:
+            cpio.file(name, content, executable=True)
     for path, data in sorted(files.items()):
         cpio.file(path.strip("/"), data, executable=True)
     return gzip.compress(cpio.finish(), compresslevel=9, mtime=0)
@@ -480,6 +619,7 @@ def build_guest(
     modules: Iterable[str] = DEFAULT_MODULES,
     files: Mapping[str, str | bytes] | None = None,
     cache_dir: Path = CACHE_DIR,
+    packages: Iterable[str] = (),
 ) -> GuestImage:
     """Build (or reuse from the cache) a kernel and initramfs whose /init runs SCRIPT.
 
@@ -487,6 +627,8 @@ def build_guest(
              /dev mounted, MODULES loaded, lo up); the guest idles after it.
     modules: kernel modules to insmod, by name; their dependencies come along.
     files:   extra files for the initramfs, path -> content (made executable).
+    packages: Debian packages whose programs (with the shared libraries of everything they
+             depend on, glibc's loader included) go into the initramfs, e.g. dropbear-bin.
     """
     modules = tuple(modules)
     extra = {path: (data.encode() if isinstance(data, str) else data) for path, data in (files or {}).items()}
@@ -494,6 +636,9 @@ def build_guest(
     _ensure_apt_lists()
     kernel_package = _kernel_package()
     versions = {kernel_package: _candidate(kernel_package), BUSYBOX_PACKAGE: _candidate(BUSYBOX_PACKAGE)}
+    requested = tuple(packages)
+    closure = _package_closure(requested)
+    versions |= {name: _candidate(name) for name in closure}
 
     key_source = json.dumps(
         {
@@ -505,6 +650,7 @@ def build_guest(
             "script": script,
             "modules": modules,
             "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(extra.items())},
+            "requested": requested,
         },
         sort_keys=True,
     )
@@ -518,6 +664,9 @@ def build_guest(
     busybox_deb = _download(BUSYBOX_PACKAGE, versions[BUSYBOX_PACKAGE], cache_dir)
     release, vmlinuz, module_files = _kernel_files(kernel_deb, modules)
     busybox = _deb_scan(busybox_deb, "bin/busybox".__eq__)[1]["bin/busybox"]
+    packaged: list[tuple[str, bytes | str]] = []
+    for name in closure:
+        packaged += _package_entries(_download(name, versions[name], cache_dir), programs=name in requested)
     init = (
         PRELUDE.format(
             modules=" ".join(name.removesuffix(".ko") for name, _ in module_files) or "no modules",
@@ -531,7 +680,7 @@ def build_guest(
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir))
     try:
         (tmp / "vmlinuz").write_bytes(vmlinuz)
-        (tmp / "initramfs.gz").write_bytes(_initramfs(busybox, module_files, init, extra))
+        (tmp / "initramfs.gz").write_bytes(_initramfs(busybox, module_files, init, extra, packaged))
         (tmp / "init").write_text(init)
         (tmp / "manifest.json").write_text(
             json.dumps({"kernel_release": release, "packages": versions, "modules": modules}, indent=2) + "\n"
@@ -561,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata.add_argument("--path", action="append", dest="paths")
     metadata.add_argument("--interface", default="eth0")
     sub.add_parser("verify", help="tenrec verify's guest: config drive, DHCP, metadata, then serve it on port 80")
+    sub.add_parser("tempest", help="Tempest's guest: DHCP, the metadata's SSH key for root, dropbear on port 22")
     script = sub.add_parser("script", help="run FILE (busybox sh) as the guest's init body")
     script.add_argument("file", type=Path)
     args = parser.parse_args(argv)
@@ -572,6 +722,11 @@ def main(argv: list[str] | None = None) -> int:
         body = metadata_script(url=args.url, interface=args.interface, **kwargs)
     elif args.kind == "verify":
         body = verify_script()
+    elif args.kind == "tempest":
+        image = build_tempest_guest(cache_dir=args.cache_dir)
+        json.dump(image.as_dict(), sys.stdout, indent=2)
+        print()
+        return 0
     else:
         body = args.file.read_text()
     image = build_guest(body, modules=args.modules or DEFAULT_MODULES, cache_dir=args.cache_dir)

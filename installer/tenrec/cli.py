@@ -23,6 +23,7 @@ from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
 from tenrec.runner import RunResult, print_costs, print_summary, run_playbook
+from tenrec.runstate import DeployRunning, RunState, unfinished_message
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.selection import check_limit, check_only, parse_list
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
@@ -170,17 +171,27 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return Exit.NOT_DEPLOYED
     state = prepare(config, path)
     scope = "".join([f", only {', '.join(only)}" if only else "", f", limited to {', '.join(limit)}" if limit else ""])
+    runs = RunState(state.root)
+    previous = runs.previous()
+    if previous is not None:
+        err.print(f"[yellow]{unfinished_message(previous)}[/]")
     console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
     warn_undeployable(config)
-    result = run_playbook(
-        state,
-        "site.yml",
-        console,
-        hosts=len(config.nodes),
-        label="deploy",
-        tags=",".join(only) or None,
-        limit=",".join(limit) or None,
-    )
+    try:
+        with runs.running(scope.removeprefix(", ") or "full") as run:
+            result = run_playbook(
+                state,
+                "site.yml",
+                console,
+                hosts=len(config.nodes),
+                label="deploy",
+                tags=",".join(only) or None,
+                limit=",".join(limit) or None,
+                on_task=run.at,
+            )
+    except DeployRunning as error:
+        err.print(f"[red]{error}[/]: wait for it to end, or stop it first.")
+        return Exit.FAILED
     print_summary(console, result)
     print_costs(console, state)
     if not result.ok:
@@ -229,10 +240,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     guest = Path(args.guest).expanduser() if args.guest else None
     if guest is not None:
         guest_in(guest)  # a wrong --guest stops here, before anything is created
+    if (args.regex or args.concurrency != 2) and not args.tempest:
+        err.print("--regex and --concurrency go with --tempest", markup=False)
+        return Exit.INVALID_CONFIG
+    if args.tempest and (args.only or args.keep or args.guest or args.os_cloud):
+        err.print("--tempest runs Tempest only: --only, --keep, --guest and --os-cloud do not apply", markup=False)
+        return Exit.INVALID_CONFIG
     conn = connect(state, args.os_cloud)
     if not args.os_cloud and readable_by_others(clouds_file(state)):
         warning = f"warning: {clouds_file(state)} holds the admin password and is readable by others"
         err.print(warning, style="yellow", markup=False)
+    if args.tempest:
+        from tenrec.verify import tempest  # noqa: PLC0415
+
+        return tempest.perform(conn, config, state, console, regex=args.regex, concurrency=args.concurrency)
     cloud = f"cloud {args.os_cloud!r}" if args.os_cloud else f"deployment {config.name!r}"
     title = f"verify {cloud}: {conn.config.get_auth_args().get('auth_url', '?')}, region {conn.config.region_name}"
     ctx = Context(conn, config=config, guest=guest)
@@ -271,6 +292,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
         console.print(ensure_image(lambda message: err.print(message, markup=False)), markup=False)
         return Exit.OK
     lab = Lab(args.name)
+    if args.action == "restart":
+        started = time.monotonic()
+        with console.status("lab restart") as status:
+
+            def step(message: str) -> None:
+                status.update(message)
+                console.print(f"[dim]{time.monotonic() - started:5.1f}s[/] {message}")
+
+            nodes = lab.restart(step)
+        console.print(f"{len(nodes)} node(s) restarted and reachable in {time.monotonic() - started:.1f}s")
+        return Exit.OK
     if args.action == "status":
         nodes = lab.status()
         if not nodes:
@@ -371,7 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(`python3 tests/guest_image.py verify` builds one); default: built from the checkout tenrec runs "
         "from, else compute/boot and the rows needing it are skipped",
     )
-    verify.epilog = "Exit codes: 0 every check passed, 1 a check or a cleanup failed, 5 not deployed yet."
+    verify.add_argument(
+        "--tempest",
+        action="store_true",
+        help="instead of the rows, run the upstream test suite (Tempest, from its own pinned venv) against "
+        "the cloud: the smoke tests, or those --regex selects",
+    )
+    verify.add_argument("--regex", metavar="REGEX", help="with --tempest: run the tests matching REGEX, not --smoke")
+    verify.add_argument(
+        "--concurrency", type=int, default=2, metavar="N", help="with --tempest: test workers (default 2)"
+    )
+    verify.epilog = (
+        "Exit codes: 0 every check passed (with --tempest: no test failed), 1 a check, a test or a cleanup "
+        "failed, 2 bad options, 5 not deployed yet."
+    )
 
     lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
     lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -383,7 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="build or import the node image and print its tag (molecule uses it)",
         description="build or import the node image and print its tag (molecule uses it)",
     )
-    for action, text in (("up", ""), ("status", "show the lab's nodes"), ("down", "remove nodes and networks")):
+    for action, text in (
+        ("up", ""),
+        ("status", "show the lab's nodes"),
+        ("restart", "reboot every node at once (systemd stops and boots again), as a power cycle would"),
+        ("down", "remove nodes and networks"),
+    ):
         sub = up if action == "up" else lab_verbs.add_parser(action, help=text, description=text)
         sub.add_argument("--name", default=DEFAULT_LAB, help=f"lab name (default {DEFAULT_LAB})")
     return parser
@@ -413,8 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabHostError as error:
         err.print(f"[red]lab: {error}[/]")
         return Exit.HOST_UNSUITABLE
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
+    except KeyboardInterrupt as interrupt:
+        detail = f": {interrupt}" if str(interrupt) else ""
+        err.print(f"interrupted{detail}", style="red", markup=False)
         return Exit.INTERRUPTED
 
 

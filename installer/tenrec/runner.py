@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -103,7 +106,15 @@ def _failure_message(result: dict[str, Any]) -> str:
 class Progress:
     """Turns runner events into the live status line, the log and the tallies."""
 
-    def __init__(self, console: Console, log: TextIO, keep_actions: Iterable[str], hosts: int) -> None:
+    def __init__(
+        self,
+        console: Console,
+        log: TextIO,
+        keep_actions: Iterable[str],
+        hosts: int,
+        on_task: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.on_task = on_task
         self.console = console
         self.log = log
         self.keep_actions = set(keep_actions)
@@ -141,8 +152,12 @@ class Progress:
         data = event.get("event_data", {})
         if kind == "playbook_on_play_start":
             self.play, self.task = data.get("play", ""), ""
+            if self.on_task is not None:
+                self.on_task(self.play, self.task)
         elif kind == "playbook_on_task_start":
             self.task = data.get("task", "")
+            if self.on_task is not None:
+                self.on_task(self.play, self.task)
             self.done = set()
             if self.live is None:
                 self.console.print(self.status())
@@ -182,6 +197,30 @@ class Progress:
                 setattr(stats, attr, count)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run; Ansible was stopped with it."""
+
+
+@contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set the event instead of raising, so the runner can stop Ansible
+    (its cancel callback) rather than leave it running behind an exited tenrec."""
+    requested = threading.Event()
+
+    def request(_signum: int, _frame: object) -> None:
+        requested.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = {number: signal.signal(number, request) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def run_playbook(
     state: StateDir,
     playbook: str,
@@ -193,8 +232,12 @@ def run_playbook(
     label: str | None = None,
     tags: str | None = None,
     limit: str | None = None,
+    on_task: Callable[[str, str], None] | None = None,
 ) -> RunResult:
-    """Run playbooks/<playbook> against the generated inventory."""
+    """Run playbooks/<playbook> against the generated inventory.
+
+    SIGINT or SIGTERM stops Ansible and raises Interrupted once it has stopped.
+    """
     root = collection_root()
     collections = link_collection(state)
     state.logs.mkdir(parents=True, exist_ok=True)
@@ -214,29 +257,33 @@ def run_playbook(
         "TENREC_TIMINGS_FILE": str(state.logs / f"{name}-timings-last.json"),
     }
     with log_path.open("w", encoding="utf-8") as log:
-        progress = Progress(console, log, keep_actions, hosts)
+        progress = Progress(console, log, keep_actions, hosts, on_task)
         live = Live(progress, console=console, refresh_per_second=4, transient=True)
         if console.is_terminal:
             progress.live = live
             live.start()
-        try:
-            runner = ansible_runner.run(
-                private_data_dir=str(state.runner),
-                project_dir=str(root / "playbooks"),
-                playbook=playbook,
-                inventory=str(state.inventory),
-                envvars=env,
-                extravars=extravars or {},
-                quiet=True,
-                event_handler=progress.handle,
-                rotate_artifacts=3,
-                tags=tags,
-                limit=limit,
-                suppress_env_files=True,
-            )
-        finally:
-            if progress.live is not None:
-                live.stop()
+        with stop_requests() as stop:
+            try:
+                runner = ansible_runner.run(
+                    private_data_dir=str(state.runner),
+                    project_dir=str(root / "playbooks"),
+                    playbook=playbook,
+                    inventory=str(state.inventory),
+                    envvars=env,
+                    extravars=extravars or {},
+                    quiet=True,
+                    event_handler=progress.handle,
+                    cancel_callback=stop.is_set,
+                    rotate_artifacts=3,
+                    tags=tags,
+                    limit=limit,
+                    suppress_env_files=True,
+                )
+            finally:
+                if progress.live is not None:
+                    live.stop()
+    if stop.is_set():
+        raise Interrupted(f"stopped by a signal during {progress.play!r}, task {progress.task!r}")
     result = RunResult(
         playbook=playbook,
         rc=runner.rc if isinstance(runner.rc, int) else 1,

@@ -1,0 +1,109 @@
+"""A deploy in progress, as the next run sees it: one at a time, and where an unfinished one stopped.
+
+`.tenrec/deploy.lock` is held (flock) while a deploy runs, so a second one on the same
+deployment is refused. `.tenrec/deploy-running.json` is written when a deploy starts and
+rewritten (atomically) at each play and task; it is removed when the run ends, failed or
+not. If it is still there at the next start, the previous run was killed (SIGKILL, a lost
+SSH session, a reboot of this machine) or interrupted, and it says where it stopped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+class DeployRunning(Exception):
+    """Another tenrec deploy holds this deployment's lock."""
+
+
+@dataclass
+class RunningDeploy:
+    pid: int
+    started: str
+    scope: str  # "full", or the --only/--limit given
+    play: str = ""
+    task: str = ""
+    hosts_done: list[str] = field(default_factory=list)
+    interrupted: bool = False  # SIGINT/SIGTERM reached tenrec, which stopped Ansible
+
+    def where(self) -> str:
+        if not self.play:
+            return "before its first play"
+        task = f", task '{self.task}'" if self.task else ""
+        return f"in play '{self.play}'{task}"
+
+
+class RunState:
+    def __init__(self, root: Path) -> None:
+        self.lock_path = root / "deploy.lock"
+        self.marker = root / "deploy-running.json"
+        self.current: RunningDeploy | None = None
+        self._lock: IO[str] | None = None
+
+    def previous(self) -> RunningDeploy | None:
+        """The run that left its marker behind (it did not finish), if any."""
+        try:
+            data = json.loads(self.marker.read_text(encoding="utf-8"))
+            return RunningDeploy(**data)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _write(self) -> None:
+        assert self.current is not None
+        temporary = self.marker.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self.current)) + "\n", encoding="utf-8")
+        os.replace(temporary, self.marker)
+
+    @contextmanager
+    def running(self, scope: str) -> Iterator[RunState]:
+        """Holds the lock and the marker for one run; the marker goes when the run ends normally."""
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.lock_path.open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            holder = self.previous()
+            who = f" (pid {holder.pid}, started {holder.started})" if holder else ""
+            raise DeployRunning(f"another tenrec deploy is running on this deployment{who}") from None
+        self._lock = lock
+        self.current = RunningDeploy(os.getpid(), time.strftime("%Y-%m-%d %H:%M:%S"), scope)
+        self._write()
+        try:
+            yield self
+        except BaseException:
+            # Interrupted: the marker stays, saying where, for the next run to report.
+            if self.current is not None:
+                self.current.interrupted = True
+                self._write()
+            raise
+        else:
+            self.marker.unlink(missing_ok=True)
+        finally:
+            self.current = None
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+            self._lock = None
+
+    def at(self, play: str, task: str) -> None:
+        """The run reached this play and task (called by the progress display)."""
+        if self.current is None or (self.current.play, self.current.task) == (play, task):
+            return
+        self.current.play, self.current.task = play, task
+        self._write()
+
+
+def unfinished_message(previous: RunningDeploy) -> str:
+    how = "was interrupted" if previous.interrupted else "did not finish (killed, or this machine went down)"
+    return (
+        f"The previous deploy (pid {previous.pid}, started {previous.started}, {previous.scope}) {how}: "
+        f"it stopped {previous.where()}. This run takes it from the start; every step is idempotent."
+    )

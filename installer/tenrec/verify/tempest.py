@@ -1,0 +1,420 @@
+"""`tenrec verify --tempest`: the upstream test suite judges the deployed cloud.
+
+Tempest and python-tempestconf run from a venv of their own (pinned, built once under
+~/.cache/tenrec/tempest). For each run: Tempest's guest (a Debian kernel and a busybox
+initramfs with Debian's dropbear, tests/guest_image.py `tempest`) and two flavors are
+created, discover-tempest-config writes tempest.conf from the catalog with what tenrec
+knows set explicitly (images, flavors, SSH as root with the keypair, compute nodes), and
+`tempest run` runs the smoke suite (or --regex). Results: passed / failed / skipped with
+each failure's and skip's reason, on the console and in .tenrec/logs/tempest-last.json.
+The images and flavors are removed afterwards; Tempest removes its own projects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenrec.paths import StateDir
+
+TEMPEST_VERSION = "47.0.0"
+TEMPESTCONF_VERSION = "3.5.4"
+REQUIREMENTS = (f"tempest=={TEMPEST_VERSION}", f"python-tempestconf=={TEMPESTCONF_VERSION}")
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tenrec" / "tempest"
+# The release's upper-constraints pin Tempest's libraries (Tempest itself is branchless).
+CONSTRAINTS = Path("releases/2026.2/upper-constraints.txt")
+
+# Tempest's guest: 256 MiB is plenty (its /init lives in the initramfs); alt is a bigger one
+# for the resize tests. Seconds: builds and SSH are slow under emulation.
+FLAVORS = ({"ram": 256, "vcpus": 1, "disk": 1}, {"ram": 320, "vcpus": 1, "disk": 1})
+KERNEL_ARGS = "console=ttyS0 no_timer_check"
+BUILD_TIMEOUT = 300
+SSH_TIMEOUT = 300
+RESOURCE_PREFIX = "tenrec-tempest"
+
+# Reads a subunit v2 stream on stdin (stestr last --subunit), prints {test id: {status, reason}}.
+RESULTS_PROGRAM = r"""
+import json, sys
+import subunit, testtools
+results = {}
+def on_test(test):
+    details = test["details"]
+    part = details.get("reason") if test["status"] == "skip" else details.get("traceback")
+    text = b"".join(part.iter_bytes()).decode("utf-8", "replace") if part is not None else ""
+    results[test["id"]] = {"status": test["status"], "reason": text[-3000:]}
+stream = subunit.ByteStreamToStreamResult(sys.stdin.buffer, non_subunit_name="stdout")
+result = testtools.StreamToDict(on_test)
+result.startTestRun()
+stream.run(result)
+result.stopTestRun()
+json.dump(results, sys.stdout)
+"""
+
+PASSED = ("success", "xfail")
+FAILED = ("fail", "uxsuccess")
+SKIPPED = ("skip",)
+# A line of `tempest run` per finished test: "{0} tempest.api....test_x[id-…,smoke] [0.3s] ... ok"
+PROGRESS = re.compile(r"^\{\d+\} (?P<test>\S+) .*\.\.\. (?P<status>ok|FAILED|SKIPPED)")
+
+
+class TempestError(Exception):
+    """Tempest could not be set up or run; the message says why and what to do."""
+
+
+@dataclass
+class TestResult:
+    test: str
+    status: str
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        """The test's id without Tempest's attribute suffix ([id-…,smoke])."""
+        return self.test.split("[", 1)[0]
+
+
+@dataclass
+class Outcome:
+    results: list[TestResult] = field(default_factory=list)
+
+    def having(self, statuses: Sequence[str]) -> list[TestResult]:
+        return [r for r in self.results if r.status in statuses]
+
+    @property
+    def passed(self) -> list[TestResult]:
+        return self.having(PASSED)
+
+    @property
+    def failed(self) -> list[TestResult]:
+        return self.having(FAILED)
+
+    @property
+    def skipped(self) -> list[TestResult]:
+        return self.having(SKIPPED)
+
+    def counts(self) -> str:
+        total, passed, failed, skipped = len(self.results), len(self.passed), len(self.failed), len(self.skipped)
+        return f"{total} tests: {passed} passed, {failed} failed, {skipped} skipped"
+
+
+def parse_results(data: dict[str, dict[str, str]]) -> Outcome:
+    """RESULTS_PROGRAM's output, in test id order."""
+    return Outcome([TestResult(test, r["status"], r.get("reason", "")) for test, r in sorted(data.items())])
+
+
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failed|Failure|Timeout|Exc)\w*: ")
+
+
+def short_reason(text: str, limit: int = 300) -> str:
+    """A failure's last exception line and the line after it (often the command's stderr), or a
+    skip's reason, on one line."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no reason given)"
+    exceptions = [number for number, line in enumerate(lines) if EXCEPTION_LINE.match(line)]
+    if exceptions:
+        first = exceptions[-1]
+        follow = lines[first + 1 : first + 2]
+        reason = " ".join([lines[first], *(line for line in follow if not line.endswith(":"))])
+    else:
+        reason = lines[-1]
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+# --- the venv -------------------------------------------------------------------------------
+
+
+def venv_dir(cache: Path = CACHE) -> Path:
+    return cache / f"tempest-{TEMPEST_VERSION}+tempestconf-{TEMPESTCONF_VERSION}"
+
+
+def ensure_venv(root: Path, log: Callable[[str], None], cache: Path = CACHE) -> Path:
+    """The venv with Tempest (built once; a half-built one is built again). Its bin/ directory."""
+    venv = venv_dir(cache)
+    done = venv / ".tenrec-complete"
+    if done.is_file():
+        return venv / "bin"
+    log(f"building Tempest's venv in {venv} (once; a few minutes)")
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    _run([sys.executable, "-m", "venv", str(venv)], "creating Tempest's venv")
+    constraints = root / CONSTRAINTS
+    pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    if constraints.is_file():
+        pip += ["-c", str(constraints)]
+    _run([*pip, *REQUIREMENTS], "installing Tempest")
+    done.write_text(" ".join(REQUIREMENTS) + "\n")
+    return venv / "bin"
+
+
+def _run(argv: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip()[-1500:]
+        raise TempestError(f"{what} failed (rc {result.returncode}): {tail}")
+    return result
+
+
+# --- what Tempest tests with ----------------------------------------------------------------
+
+
+@dataclass
+class Resources:
+    image_id: str = ""
+    flavor_ids: list[str] = field(default_factory=list)
+    created: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+
+    def cleanup(self) -> list[str]:
+        """Removes what was created, newest first; the ones that failed, described."""
+        problems = []
+        for what, remove in reversed(self.created):
+            try:
+                remove()
+            except Exception as error:
+                problems.append(f"{what}: {error}")
+        self.created.clear()
+        return problems
+
+
+def upload_guest(conn: Any, kernel: bytes, initramfs: bytes, res: Resources, stamp: str) -> str:
+    """Tempest's guest as Glance images (aki, ari, and a raw disk that points to both); the disk's id."""
+
+    def upload(kind: str, data: bytes, disk_format: str, container_format: str, **properties: str) -> str:
+        image = conn.image.create_image(
+            f"{RESOURCE_PREFIX}-{stamp}-{kind}",
+            disk_format=disk_format,
+            container_format=container_format,
+            allow_duplicates=True,
+            tags=[RESOURCE_PREFIX],
+            visibility="public",  # Tempest's test projects boot it
+            **properties,
+        )
+        image_id = str(image.id)
+        res.created.append((f"image {image_id}", lambda: conn.image.delete_image(image_id, ignore_missing=True)))
+        image.upload(conn.image, data=data, size=len(data))
+        conn.image.wait_for_status(image, "active", failures=["killed", "deleted"], interval=1, wait=120)
+        return image_id
+
+    kernel_id = upload("kernel", kernel, "aki", "aki")
+    ramdisk_id = upload("ramdisk", initramfs, "ari", "ari")
+    return upload(
+        "disk", bytes(1 << 20), "raw", "bare", kernel_id=kernel_id, ramdisk_id=ramdisk_id, os_command_line=KERNEL_ARGS
+    )
+
+
+def make_flavors(conn: Any, res: Resources, stamp: str) -> list[str]:
+    ids = []
+    for number, spec in enumerate(FLAVORS):
+        flavor = conn.compute.create_flavor(name=f"{RESOURCE_PREFIX}-{stamp}-{number}", **spec)
+        flavor_id = str(flavor.id)
+        res.created.append(
+            (f"flavor {flavor_id}", lambda f=flavor_id: conn.compute.delete_flavor(f, ignore_missing=True))
+        )
+        ids.append(flavor_id)
+    return ids
+
+
+def overrides(image_id: str, flavor_ids: Sequence[str], computes: int) -> list[str]:
+    """What tempest.conf must say that discovery cannot know: tenrec's guest, flavors, SSH, sizes."""
+    values = {
+        "compute.image_ref": image_id,
+        "compute.image_ref_alt": image_id,
+        "compute.flavor_ref": flavor_ids[0],
+        "compute.flavor_ref_alt": flavor_ids[1],
+        "compute.min_compute_nodes": str(computes),
+        "compute.build_timeout": str(BUILD_TIMEOUT),
+        "compute_feature_enabled.config_drive": "true",
+        "validation.run_validation": "true",
+        "validation.image_ssh_user": "root",
+        "validation.image_alt_ssh_user": "root",
+        "validation.connect_method": "floating",
+        "validation.auth_method": "keypair",
+        "validation.ssh_timeout": str(SSH_TIMEOUT),
+        "validation.ping_timeout": "120",
+        "auth.use_dynamic_credentials": "true",
+    }
+    return [part for key, value in values.items() for part in (key, value)]
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@contextmanager
+def private_workspace(state: StateDir) -> Iterator[Path]:
+    """.tenrec/tempest (0700): tempest.conf holds the admin password."""
+    workspace = state.root / "tempest"
+    workspace.mkdir(mode=0o700, exist_ok=True)
+    workspace.chmod(0o700)
+    yield workspace
+
+
+def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[str]) -> Path:
+    conf = workspace / "etc" / "tempest.conf"
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
+    if not (workspace / ".stestr.conf").is_file():
+        _run([str(bin_dir / "tempest"), "init", str(workspace)], "tempest init", env=env)
+    _run(
+        [str(bin_dir / "discover-tempest-config"), "--os-cloud", "tenrec", "--out", str(conf), *extra],
+        "discover-tempest-config",
+        env=env,
+        cwd=workspace,
+    )
+    conf.chmod(0o600)
+    return conf
+
+
+def run_tests(
+    bin_dir: Path,
+    workspace: Path,
+    conf: Path,
+    *,
+    regex: str | None,
+    concurrency: int,
+    log_file: Path,
+    progress: Callable[[str, str], None],
+) -> Outcome:
+    """`tempest run` (smoke, or --regex), its output into log_file; the results from stestr."""
+    selection = ["--regex", regex] if regex else ["--smoke"]
+    argv = [str(bin_dir / "tempest"), "run", *selection, "--concurrency", str(concurrency), "--config-file", str(conf)]
+    env = {**os.environ, "TEMPEST_CONFIG_DIR": str(conf.parent), "TEMPEST_CONFIG": conf.name, "PYTHONUNBUFFERED": "1"}
+    with (
+        log_file.open("w", encoding="utf-8") as log,
+        subprocess.Popen(
+            argv, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc,
+    ):
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            match = PROGRESS.match(line)
+            if match:
+                progress(match["test"], match["status"])
+    subunit = subprocess.run(
+        [str(bin_dir / "stestr"), "last", "--subunit"], cwd=workspace, capture_output=True, check=False
+    )
+    if subunit.returncode != 0 or not subunit.stdout:
+        raise TempestError(f"tempest run left no results (rc {proc.returncode}); see {log_file}")
+    parsed = subprocess.run(
+        [str(bin_dir / "python"), "-c", RESULTS_PROGRAM], input=subunit.stdout, capture_output=True, check=False
+    )
+    if parsed.returncode != 0:
+        raise TempestError(f"reading Tempest's results failed: {parsed.stderr.decode(errors='replace')[-800:]}")
+    return parse_results(json.loads(parsed.stdout))
+
+
+def write_report(outcome: Outcome, path: Path, elapsed: float, selection: str) -> None:
+    rows = [{"test": r.test, "status": r.status, "reason": short_reason(r.reason)} for r in outcome.results]
+    summary = {
+        "selection": selection,
+        "seconds": round(elapsed, 1),
+        "passed": len(outcome.passed),
+        "failed": len(outcome.failed),
+        "skipped": len(outcome.skipped),
+        "tests": rows,
+        "tempest": TEMPEST_VERSION,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+
+
+def perform(
+    conn: Any,
+    config: Any,
+    state: StateDir,
+    console: Any,
+    *,
+    regex: str | None = None,
+    concurrency: int = 2,
+) -> int:
+    """The whole run with progress on console; the exit code (0 no failure, 1 failures or errors)."""
+    from tenrec.exitcodes import Exit  # noqa: PLC0415
+    from tenrec.paths import collection_root  # noqa: PLC0415
+    from tenrec.verify.guest import checkout_builder, load_builder  # noqa: PLC0415
+
+    started = time.monotonic()
+    selection = f"--regex {regex}" if regex else "--smoke"
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {message}")
+
+    builder = checkout_builder()
+    if builder is None:
+        console.print("[red]Tempest's guest is built by tests/guest_image.py, which only a tenrec checkout has.[/]")
+        return Exit.FAILED
+    res = Resources()
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    try:
+        bin_dir = ensure_venv(collection_root(), say)
+        say(f"Tempest {TEMPEST_VERSION}, python-tempestconf {TEMPESTCONF_VERSION} from {bin_dir.parent}")
+        guest = load_builder(builder).build_tempest_guest()
+        res.image_id = upload_guest(conn, guest.kernel.read_bytes(), guest.initramfs.read_bytes(), res, stamp)
+        res.flavor_ids = make_flavors(conn, res, stamp)
+        say(f"guest image {res.image_id} (dropbear, root with the keypair), flavors {', '.join(res.flavor_ids)}")
+        computes = sum("compute" in node.roles for node in config.nodes)
+        with private_workspace(state) as workspace:
+            conf = write_config(
+                bin_dir, workspace, state.root / "clouds.yaml", overrides(res.image_id, res.flavor_ids, computes)
+            )
+            say(f"tempest.conf written by discover-tempest-config: {conf}")
+            log_file = state.logs / f"tempest-{stamp}.log"
+            counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
+            with console.status("tempest run") as status:
+
+                def progress(test: str, outcome: str) -> None:
+                    counts[outcome] += 1
+                    if outcome == "FAILED":
+                        console.print(f"  [red]✗ {test.split('[', 1)[0]}[/]")
+                    status.update(
+                        f"tempest run {selection}: {sum(counts.values())} done ({counts['ok']} ok, "
+                        f"{counts['FAILED']} failed, {counts['SKIPPED']} skipped), "
+                        f"{time.monotonic() - started:.0f}s"
+                    )
+
+                say(f"tempest run {selection} --concurrency {concurrency} (log: {log_file})")
+                outcome = run_tests(
+                    bin_dir,
+                    workspace,
+                    conf,
+                    regex=regex,
+                    concurrency=concurrency,
+                    log_file=log_file,
+                    progress=progress,
+                )
+    except TempestError as error:
+        console.print(f"[red]{error}[/]")
+        return Exit.FAILED
+    finally:
+        for problem in res.cleanup():
+            console.print(f"[red]cleanup: {problem}[/]")
+    elapsed = time.monotonic() - started
+    report = state.logs / "tempest-last.json"
+    write_report(outcome, report, elapsed, selection)
+    print_outcome(console, outcome)
+    verdict = "green" if not outcome.failed else "red"
+    console.print(f"[{verdict}]Tempest {selection}: {outcome.counts()} in {elapsed:.0f}s.[/] Results: {report}")
+    return Exit.OK if not outcome.failed and outcome.results else Exit.FAILED
+
+
+def print_outcome(console: Any, outcome: Outcome) -> None:
+    """A table of the failed tests and one of the skipped ones, each with its reason."""
+    from rich.table import Table  # noqa: PLC0415
+
+    for title, rows, style in (("failed", outcome.failed, "red"), ("skipped", outcome.skipped, "yellow")):
+        if not rows:
+            continue
+        table = Table(title=f"Tempest: {len(rows)} {title}", title_style=style)
+        table.add_column("test")
+        table.add_column("reason")
+        for row in rows:
+            table.add_row(row.name, short_reason(row.reason))
+        console.print(table)

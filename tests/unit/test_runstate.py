@@ -1,0 +1,64 @@
+"""One deploy at a time per deployment, and where an unfinished one stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from tenrec.runner import stop_requests
+from tenrec.runstate import DeployRunning, RunState, unfinished_message
+
+
+def test_a_finished_run_leaves_no_marker(tmp_path):
+    runs = RunState(tmp_path)
+    with runs.running("full") as run:
+        run.at("Deploy every node", "Install neutron")
+        data = json.loads(runs.marker.read_text())
+        assert (data["pid"], data["scope"], data["task"]) == (os.getpid(), "full", "Install neutron")
+    assert runs.previous() is None
+
+
+def test_an_interrupted_run_says_where_it_stopped(tmp_path):
+    runs = RunState(tmp_path)
+    with pytest.raises(KeyboardInterrupt), runs.running("only glance") as run:
+        run.at("Deploy every node", "Fill the wheel repositories")
+        raise KeyboardInterrupt
+    previous = runs.previous()
+    assert previous is not None and previous.interrupted
+    message = unfinished_message(previous)
+    assert "only glance) was interrupted: it stopped in play 'Deploy every node', task 'Fill the wheel" in message
+
+
+def test_a_killed_run_is_told_apart_from_an_interrupted_one(tmp_path):
+    runs = RunState(tmp_path)
+    runs.marker.write_text(json.dumps({"pid": 4242, "started": "2026-12-01 21:00:00", "scope": "full", "play": "P"}))
+    message = unfinished_message(runs.previous())
+    assert "did not finish (killed, or this machine went down): it stopped in play 'P'" in message
+    # The next run starts anyway (the marker is no lock) and clears it when it ends.
+    with runs.running("full"):
+        pass
+    assert runs.previous() is None
+
+
+def test_a_second_deploy_on_the_same_deployment_is_refused(tmp_path):
+    first = RunState(tmp_path)
+    with first.running("full"):
+        with (
+            pytest.raises(
+                DeployRunning, match=f"another tenrec deploy is running on this deployment \\(pid {os.getpid()}"
+            ),
+            RunState(tmp_path).running("full"),
+        ):
+            pass
+        assert first.previous() is not None  # the refused one did not touch the running one's marker
+
+
+def test_sigint_and_sigterm_become_a_stop_request_while_ansible_runs():
+    with stop_requests() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.is_set()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

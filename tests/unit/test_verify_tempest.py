@@ -1,0 +1,123 @@
+"""tenrec verify --tempest: reading Tempest's results, its config overrides, the CLI's options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tenrec.cli import main
+from tenrec.exitcodes import Exit
+from tenrec.verify.tempest import (
+    RESULTS_PROGRAM,
+    Outcome,
+    TestResult,
+    overrides,
+    parse_results,
+    short_reason,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE_ID = "tempest.api.compute.servers.test_create_server.ServersTestJSON.test_list_servers[id-9a438d88,smoke]"
+
+TRACEBACK = """Traceback (most recent call last):
+
+  File "/venv/lib/python3.11/site-packages/tempest/lib/common/ssh.py", line 237, in exec_command
+    raise exceptions.SSHExecCommandFailed(
+
+    tempest.lib.exceptions.SSHExecCommandFailed: Command 'sudo mount /dev/sr0 /mnt', exit status: 255, stderr:
+mount: mounting /dev/sr0 on /mnt failed: No such file or directory
+
+stdout:
+"""
+
+
+def test_a_failures_reason_is_its_exception_and_the_stderr_after_it():
+    assert short_reason(TRACEBACK) == (
+        "tempest.lib.exceptions.SSHExecCommandFailed: Command 'sudo mount /dev/sr0 /mnt', exit status: 255, "
+        "stderr: mount: mounting /dev/sr0 on /mnt failed: No such file or directory"
+    )
+
+
+def test_a_skips_reason_is_its_text_and_long_ones_are_cut():
+    assert short_reason("Cinder is not available") == "Cinder is not available"
+    assert short_reason("") == "(no reason given)"
+    cut = short_reason("x" * 500, limit=50)
+    assert len(cut) == 50 and cut.endswith("…")
+
+
+def test_results_sort_into_passed_failed_and_skipped():
+    outcome = parse_results(
+        {
+            SMOKE_ID: {"status": "success", "reason": ""},
+            "tempest.api.volume.test_x.VolumesTest.test_y[id-1,smoke]": {"status": "skip", "reason": "no cinder"},
+            "tempest.scenario.test_a.T.test_b[id-2,smoke]": {"status": "fail", "reason": TRACEBACK},
+            "setUpClass (tempest.api.network.test_z.Z)": {"status": "fail", "reason": "boom"},
+        }
+    )
+    assert [r.name for r in outcome.passed] == [SMOKE_ID.split("[", maxsplit=1)[0]]
+    assert [r.status for r in outcome.failed] == ["fail", "fail"]
+    assert [r.reason for r in outcome.skipped] == ["no cinder"]
+    assert outcome.counts() == "4 tests: 1 passed, 2 failed, 1 skipped"
+    assert Outcome([TestResult("a", "xfail")]).passed  # an expected failure counts as passed
+
+
+def test_the_results_program_reads_a_real_subunit_stream(tmp_path):
+    """RESULTS_PROGRAM against a stream written by python-subunit itself (skips without it)."""
+    subunit = pytest.importorskip("subunit")
+    from subunit import StreamResultToBytes  # noqa: PLC0415
+
+    stream = tmp_path / "stream"
+    with stream.open("wb") as handle:
+        out = StreamResultToBytes(handle)
+        out.status(test_id="t.ok", test_status="success")
+        # As stestr writes them: the attachment first, then the final status.
+        out.status(test_id="t.skip", file_name="reason", file_bytes=b"no swift", mime_type="text/plain", eof=True)
+        out.status(test_id="t.skip", test_status="skip")
+    assert subunit is not None
+    result = subprocess.run(
+        [sys.executable, "-c", RESULTS_PROGRAM], input=stream.read_bytes(), capture_output=True, check=True
+    )
+    data = json.loads(result.stdout)
+    assert data["t.ok"]["status"] == "success"
+    assert data["t.skip"] == {"status": "skip", "reason": "no swift"}
+
+
+def test_the_config_tells_tempest_what_discovery_cannot_know():
+    pairs = overrides("img-1", ["fl-1", "fl-2"], 3)
+    values = dict(zip(pairs[::2], pairs[1::2], strict=True))
+    assert values["compute.image_ref"] == values["compute.image_ref_alt"] == "img-1"
+    assert (values["compute.flavor_ref"], values["compute.flavor_ref_alt"]) == ("fl-1", "fl-2")
+    assert values["compute.min_compute_nodes"] == "3"
+    assert values["validation.run_validation"] == "true"
+    assert values["validation.image_ssh_user"] == "root"
+    assert values["compute_feature_enabled.config_drive"] == "true"
+
+
+def write_config(tmp_path):
+    config = tmp_path / "tenrec.yml"
+    config.write_text((REPO / "inventory/aio/tenrec.yml").read_text())
+    return config
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--regex", "smoke"], ["--concurrency", "4"], ["--tempest", "--only", "image"], ["--tempest", "--keep"]],
+)
+def test_tempest_options_that_do_not_go_together_exit_2_before_connecting(tmp_path, capsys, extra):
+    rc = main(["verify", "-c", str(write_config(tmp_path)), *extra])
+    assert rc == Exit.INVALID_CONFIG
+    assert "--tempest" in capsys.readouterr().err
+
+
+def test_the_tempest_guest_has_ssh_and_the_commands_tempest_runs():
+    from tests import guest_image  # noqa: PLC0415
+
+    script = guest_image.tempest_script()
+    assert "/usr/sbin/dropbear -R -s -p 22" in script
+    assert "public-keys/0/openssh-key" in script
+    assert set(guest_image.SSH_SHIMS) == {"usr/bin/sudo", "usr/bin/curl", "usr/bin/blkid"}
+    assert guest_image.SSH_PACKAGES == ("dropbear-bin",)
