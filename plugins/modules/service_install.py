@@ -248,6 +248,9 @@ from ansible_collections.tenrec.cloud.plugins.module_utils.units import start
 SYNC_CHANGED = re.compile(r"^\s*(Installed|Uninstalled) ", re.MULTILINE)
 
 
+# What write_bytes names a file while it is written, in the directory of the real one.
+TEMPORARY_PREFIX = ".tenrec-tmp-"
+
 class Installer:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -446,7 +449,7 @@ class Installer:
 
     def write_bytes(self, dest: str, data: bytes, uid: int, gid: int, mode: int, validate: str | None = None) -> None:
         directory = os.path.dirname(dest)
-        descriptor, temporary = tempfile.mkstemp(prefix=".tenrec-", dir=directory)
+        descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=directory)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 os.fchown(handle.fileno(), uid, gid)
@@ -475,7 +478,17 @@ class Installer:
             if os.path.exists(temporary):
                 os.unlink(temporary)
 
+    def remove_debris(self, specs: list[dict]) -> None:
+        """Temporary files a killed run left beside the files it was writing (never read by
+        anything: the real file is replaced only once its temporary one is complete)."""
+        for directory in sorted({os.path.dirname(spec["dest"]) for spec in specs}):
+            for debris in glob.glob(os.path.join(glob.escape(directory), TEMPORARY_PREFIX + "*")):
+                self.changed.append(f"removed {debris} (left by an interrupted run)")
+                if not self.check:
+                    os.unlink(debris)
+
     def files(self, specs: list[dict]) -> None:
+        self.remove_debris(specs)
         for spec in specs:
             dest = spec["dest"]
             if spec.get("copy_from"):

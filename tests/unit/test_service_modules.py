@@ -77,6 +77,21 @@ def test_service_install_lays_down_repairs_and_stays_quiet(tmp_path):
     assert (root / "restart").exists()
 
 
+def test_service_install_removes_what_a_killed_run_was_writing(tmp_path):
+    root = tmp_path / "node"
+    root.mkdir()
+    (root / "source.txt").write_text("from the venv\n")
+    run_module(tmp_path, "service_install", layout(root))
+    # A run killed inside write_bytes: its temporary file beside a.conf, the real file intact.
+    debris = root / "etc/.tenrec-tmp-k1ll3d"
+    debris.write_text("secret = hun")
+    again = run_module(tmp_path, "service_install", layout(root))
+    assert not debris.exists()
+    assert again["changed_files"] == [f"removed {debris} (left by an interrupted run)"]
+    assert (root / "etc/a.conf").read_text() == "secret = hunter2\n"
+    assert run_module(tmp_path, "service_install", layout(root))["changed"] is False
+
+
 def test_service_install_check_mode_changes_nothing(tmp_path):
     root = tmp_path / "node"
     root.mkdir()

@@ -195,6 +195,18 @@ class Lab:
             if states[node.name] != "running":
                 step(f"starting {node.name}")
                 provider.start_node(self.name, node.name)
+            else:
+                provider.refresh_node(self.name, node.name)
+        return self._wait(nodes, step)
+
+    def restart(self, step: Step) -> list[LabNode]:
+        """Reboot every node at once (as a power cycle of the machines would), then wait for SSH."""
+        recorded = self.recorded()
+        if recorded is None:
+            raise LabHostError(f"no lab '{self.name}': `tenrec lab up` creates it")
+        nodes = [NodeSpec(n["name"], tuple(n["roles"]), n["host_number"], n["addresses"]) for n in recorded["nodes"]]
+        step(f"restarting {len(nodes)} node(s)")
+        self.provider(step).restart_nodes(self.name, [n.name for n in nodes])
         return self._wait(nodes, step)
 
     def _write_state(self, spec: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo]) -> None:

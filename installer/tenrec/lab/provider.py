@@ -46,6 +46,10 @@ class NodeProvider(Protocol):
 
     def start_node(self, lab: str, name: str) -> None: ...
 
+    def restart_nodes(self, lab: str, names: list[str]) -> None: ...
+
+    def refresh_node(self, lab: str, name: str) -> None: ...
+
     def destroy(self, lab: str) -> list[str]:
         """Remove every node and network of the lab; return what was removed."""
         ...
@@ -122,6 +126,17 @@ class PodmanProvider:
 
     def start_node(self, lab: str, name: str) -> None:
         podman("start", self.container_name(lab, name))
+        self._complete_checksums(lab, name)
+
+    def restart_nodes(self, lab: str, names: list[str]) -> None:
+        """A reboot of each node, all at once: systemd stops (30 s, then SIGKILL) and boots again."""
+        podman("restart", "--time", "30", *(self.container_name(lab, name) for name in names))
+        for name in names:
+            self._complete_checksums(lab, name)
+
+    def refresh_node(self, lab: str, name: str) -> None:
+        """Put back what a restart outside tenrec (a plain `podman restart`) lost: podman makes
+        new veth pairs, whose host ends compute no checksums again."""
         self._complete_checksums(lab, name)
 
     def _complete_checksums(self, lab: str, node: str) -> None:
