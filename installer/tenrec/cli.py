@@ -22,7 +22,7 @@ from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
 from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
-from tenrec.runner import RunResult, print_costs, print_summary, run_playbook
+from tenrec.runner import RunResult, print_costs, print_summary, run_playbook, stop_ansible
 from tenrec.runstate import DeployRunning, RunState, unfinished_message
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.selection import check_limit, check_only, parse_list
@@ -179,6 +179,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     warn_undeployable(config)
     try:
         with runs.running(scope.removeprefix(", ") or "full") as run:
+            # Holding the lock: any Ansible of this deployment still running was left by a
+            # run that was killed (its workers finish their task otherwise, beside this run).
+            left = stop_ansible(state.inventory)
+            if left:
+                err.print(f"[yellow]Stopped {len(left)} Ansible process(es) a killed run left behind.[/]")
             result = run_playbook(
                 state,
                 "site.yml",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -197,6 +198,39 @@ class Progress:
                 setattr(stats, attr, count)
 
 
+def ansible_processes(inventory: Path) -> list[int]:
+    """The ansible-playbook processes (main and workers) running against this inventory."""
+    wanted = str(inventory).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"/ansible-playbook") for part in argv[:2]) and wanted in argv:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def stop_ansible(inventory: Path, grace: float = 10.0) -> list[int]:
+    """Stops what is left of a run against this inventory: SIGTERM, then SIGKILL after grace
+    seconds. A worker left alone would finish the module it runs on a node, beside the next
+    run. The pids it found."""
+    pids = ansible_processes(inventory)
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, number)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and ansible_processes(inventory):
+            time.sleep(0.2)
+        if not ansible_processes(inventory):
+            break
+    return pids
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped the run; Ansible was stopped with it."""
 
@@ -283,6 +317,8 @@ def run_playbook(
                 if progress.live is not None:
                     live.stop()
     if stop.is_set():
+        # The runner stops ansible-playbook; its workers may still be running a task.
+        stop_ansible(state.inventory)
         raise Interrupted(f"stopped by a signal during {progress.play!r}, task {progress.task!r}")
     result = RunResult(
         playbook=playbook,

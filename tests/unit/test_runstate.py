@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from tenrec.runner import stop_requests
+from tenrec.runner import ansible_processes, stop_ansible, stop_requests
 from tenrec.runstate import DeployRunning, RunState, unfinished_message
 
 
@@ -62,3 +64,26 @@ def test_sigint_and_sigterm_become_a_stop_request_while_ansible_runs():
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.is_set()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_what_a_killed_run_left_of_ansible_is_stopped_even_if_it_ignores_sigterm(tmp_path):
+    inventory = tmp_path / ".tenrec" / "inventory"
+    fake = tmp_path / "bin" / "ansible-playbook"
+    fake.parent.mkdir()
+    # Like a worker busy with its task: it ignores SIGTERM.
+    fake.write_text(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)\n"
+    )
+    other = subprocess.Popen([sys.executable, str(fake), "-i", str(tmp_path / "elsewhere"), "site.yml"])
+    proc = subprocess.Popen([sys.executable, str(fake), "-i", str(inventory), "site.yml"], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+        assert ansible_processes(inventory) == [proc.pid]
+        assert stop_ansible(inventory, grace=1.0) == [proc.pid]
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        assert ansible_processes(inventory) == []
+        assert other.poll() is None, "another deployment's Ansible is left alone"
+    finally:
+        for child in (proc, other):
+            child.kill()
+            child.wait()

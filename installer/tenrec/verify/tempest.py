@@ -261,8 +261,17 @@ def private_workspace(state: StateDir) -> Iterator[Path]:
 def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[str]) -> Path:
     conf = workspace / "etc" / "tempest.conf"
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
-    if not (workspace / ".stestr.conf").is_file():
-        _run([str(bin_dir / "tempest"), "init", str(workspace)], "tempest init", env=env)
+    # What `tempest init` writes, without its registry of workspaces by name in ~/.tempest
+    # (two deployments' workspaces are both named "tempest").
+    found = _run(
+        [str(bin_dir / "python"), "-c", "import os, tempest; print(os.path.dirname(tempest.__file__))"],
+        "finding Tempest",
+    )
+    package = found.stdout.strip()
+    (workspace / "etc").mkdir(exist_ok=True)
+    (workspace / ".stestr.conf").write_text(
+        f"[DEFAULT]\ntest_path={package}/test_discover\ntop_dir={package}\ngroup_regex=([^\\.]*\\.)*\n"
+    )
     _run(
         [str(bin_dir / "discover-tempest-config"), "--os-cloud", "tenrec", "--out", str(conf), *extra],
         "discover-tempest-config",
