@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -53,6 +54,14 @@ class NodeProvider(Protocol):
     def destroy(self, lab: str) -> list[str]:
         """Remove every node and network of the lab; return what was removed."""
         ...
+
+
+def node_mac(lab: str, node: str, purpose: str) -> str:
+    """A fixed, locally administered MAC per lab, node and network. podman would pick a new
+    one at every start, and a real NIC keeps its own: the openvswitch role gives a bridge
+    its interface's MAC, so a restarted node would otherwise differ from its deploy."""
+    digest = hashlib.sha256(f"{lab}/{node}/{purpose}".encode()).digest()
+    return ":".join(f"{byte:02x}" for byte in (0x02, *digest[:5]))
 
 
 class PodmanProvider:
@@ -112,7 +121,9 @@ class PodmanProvider:
             # (the external one on a network node) must not carry the node's DNS.
             args += ["--dns", dns]
         for net in networks:
-            args += ["--network", f"{net.name}:ip={spec.addresses[net.purpose]},interface_name={net.interface}"]
+            address = spec.addresses[net.purpose]
+            mac = node_mac(lab, spec.name, net.purpose)
+            args += ["--network", f"{net.name}:ip={address},mac={mac},interface_name={net.interface}"]
         podman(*args, self.image, "/sbin/init")
         self._complete_checksums(lab, spec.name)
 
