@@ -248,6 +248,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if (args.regex or args.concurrency != 2) and not args.tempest:
         err.print("--regex and --concurrency go with --tempest", markup=False)
         return Exit.INVALID_CONFIG
+    if args.concurrency < 1:
+        err.print(f"--concurrency {args.concurrency}: give 1 or more test workers", markup=False)
+        return Exit.INVALID_CONFIG
     if args.tempest and (args.only or args.keep or args.guest or args.os_cloud):
         err.print("--tempest runs Tempest only: --only, --keep, --guest and --os-cloud do not apply", markup=False)
         return Exit.INVALID_CONFIG

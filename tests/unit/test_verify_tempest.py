@@ -113,6 +113,12 @@ def test_tempest_options_that_do_not_go_together_exit_2_before_connecting(tmp_pa
     assert "--tempest" in capsys.readouterr().err
 
 
+def test_no_workers_is_refused_naming_the_option(tmp_path, capsys):
+    rc = main(["verify", "-c", str(write_config(tmp_path)), "--tempest", "--concurrency", "0"])
+    assert rc == Exit.INVALID_CONFIG
+    assert "--concurrency 0: give 1 or more test workers" in capsys.readouterr().err
+
+
 def test_the_tempest_guest_has_ssh_and_the_commands_tempest_runs():
     from tests import guest_image  # noqa: PLC0415
 

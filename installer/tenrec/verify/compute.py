@@ -143,10 +143,31 @@ def _upload(ctx: Context, kind: str, data: bytes, disk_format: str, container_fo
     return str(image_id)
 
 
-def _flavor(ctx: Context) -> str:
+def upload_guest(ctx: Context, kernel: bytes, initramfs: bytes, **properties: str) -> str:
+    """A kernel + initramfs guest as Glance images; the id of the disk image that boots it.
+
+    aki/ari containers, not bare: Glance inspects only bare uploads, and a bzImage reads as an
+    MBR disk that fails the MBR safety check. Nova downloads kernel and ramdisk uninspected.
+    """
+    kernel_id = _upload(ctx, "kernel", kernel, "aki", "aki", **properties)
+    ramdisk_id = _upload(ctx, "ramdisk", initramfs, "ari", "ari", **properties)
+    return _upload(
+        ctx,
+        "disk",
+        bytes(DISK_SIZE),
+        "raw",
+        "bare",
+        kernel_id=kernel_id,
+        ramdisk_id=ramdisk_id,
+        os_command_line=KERNEL_ARGS,
+        **properties,
+    )
+
+
+def make_flavor(ctx: Context, kind: str = "flavor", spec: dict[str, int] = FLAVOR) -> str:
     conn = ctx.conn
-    name = ctx.resource_name("flavor")
-    flavor = conn.compute.create_flavor(name=name, **FLAVOR)
+    name = ctx.resource_name(kind)
+    flavor = conn.compute.create_flavor(name=name, **spec)
     flavor_id = flavor.id
     ctx.on_cleanup(f"flavor {name} ({flavor_id})", lambda: conn.compute.delete_flavor(flavor_id, ignore_missing=True))
     return str(flavor_id)
@@ -259,21 +280,8 @@ def boot(ctx: Context) -> str:
     files = resolve_guest(ctx.guest, None if ctx.guest else checkout_builder())
     computes = node_names(ctx, "compute")
 
-    # aki/ari containers, not bare: Glance inspects only bare uploads, and a bzImage reads as an
-    # MBR disk that fails the MBR safety check. Nova downloads kernel and ramdisk uninspected.
-    kernel_id = _upload(ctx, "kernel", files.kernel.read_bytes(), "aki", "aki")
-    ramdisk_id = _upload(ctx, "ramdisk", files.initramfs.read_bytes(), "ari", "ari")
-    disk_id = _upload(
-        ctx,
-        "disk",
-        bytes(DISK_SIZE),
-        "raw",
-        "bare",
-        kernel_id=kernel_id,
-        ramdisk_id=ramdisk_id,
-        os_command_line=KERNEL_ARGS,
-    )
-    flavor_id = _flavor(ctx)
+    disk_id = upload_guest(ctx, files.kernel.read_bytes(), files.initramfs.read_bytes())
+    flavor_id = make_flavor(ctx)
     group_id, rule_id = _security_group(ctx)
 
     started = time.monotonic()

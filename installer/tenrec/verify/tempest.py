@@ -19,8 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,8 @@ CONSTRAINTS = Path("releases/2026.2/upper-constraints.txt")
 # Tempest's guest: 256 MiB is plenty (its /init lives in the initramfs); alt is a bigger one
 # for the resize tests. Seconds: builds and SSH are slow under emulation.
 FLAVORS = ({"ram": 256, "vcpus": 1, "disk": 1}, {"ram": 320, "vcpus": 1, "disk": 1})
-KERNEL_ARGS = "console=ttyS0 no_timer_check"
 BUILD_TIMEOUT = 300
 SSH_TIMEOUT = 300
-RESOURCE_PREFIX = "tenrec-tempest"
 
 # Reads a subunit v2 stream on stdin (stestr last --subunit), prints {test id: {status, reason}}.
 RESULTS_PROGRAM = r"""
@@ -168,60 +165,16 @@ def _run(argv: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProce
 # --- what Tempest tests with ----------------------------------------------------------------
 
 
-@dataclass
-class Resources:
-    image_id: str = ""
-    flavor_ids: list[str] = field(default_factory=list)
-    created: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
-
-    def cleanup(self) -> list[str]:
-        """Removes what was created, newest first; the ones that failed, described."""
-        problems = []
-        for what, remove in reversed(self.created):
-            try:
-                remove()
-            except Exception as error:
-                problems.append(f"{what}: {error}")
-        self.created.clear()
-        return problems
-
-
-def upload_guest(conn: Any, kernel: bytes, initramfs: bytes, res: Resources, stamp: str) -> str:
-    """Tempest's guest as Glance images (aki, ari, and a raw disk that points to both); the disk's id."""
-
-    def upload(kind: str, data: bytes, disk_format: str, container_format: str, **properties: str) -> str:
-        image = conn.image.create_image(
-            f"{RESOURCE_PREFIX}-{stamp}-{kind}",
-            disk_format=disk_format,
-            container_format=container_format,
-            allow_duplicates=True,
-            tags=[RESOURCE_PREFIX],
-            visibility="public",  # Tempest's test projects boot it
-            **properties,
-        )
-        image_id = str(image.id)
-        res.created.append((f"image {image_id}", lambda: conn.image.delete_image(image_id, ignore_missing=True)))
-        image.upload(conn.image, data=data, size=len(data))
-        conn.image.wait_for_status(image, "active", failures=["killed", "deleted"], interval=1, wait=120)
-        return image_id
-
-    kernel_id = upload("kernel", kernel, "aki", "aki")
-    ramdisk_id = upload("ramdisk", initramfs, "ari", "ari")
-    return upload(
-        "disk", bytes(1 << 20), "raw", "bare", kernel_id=kernel_id, ramdisk_id=ramdisk_id, os_command_line=KERNEL_ARGS
-    )
-
-
-def make_flavors(conn: Any, res: Resources, stamp: str) -> list[str]:
-    ids = []
-    for number, spec in enumerate(FLAVORS):
-        flavor = conn.compute.create_flavor(name=f"{RESOURCE_PREFIX}-{stamp}-{number}", **spec)
-        flavor_id = str(flavor.id)
-        res.created.append(
-            (f"flavor {flavor_id}", lambda f=flavor_id: conn.compute.delete_flavor(f, ignore_missing=True))
-        )
-        ids.append(flavor_id)
-    return ids
+def cleanup(ctx: Any) -> list[str]:
+    """Runs the context's undos, newest first; the ones that failed, described."""
+    problems = []
+    while ctx.cleanups:
+        step = ctx.cleanups.pop()
+        try:
+            step.undo()
+        except Exception as error:
+            problems.append(f"{step.description}: {error}")
+    return problems
 
 
 def overrides(image_id: str, flavor_ids: Sequence[str], computes: int) -> list[str]:
@@ -249,13 +202,12 @@ def overrides(image_id: str, flavor_ids: Sequence[str], computes: int) -> list[s
 # --- running --------------------------------------------------------------------------------
 
 
-@contextmanager
-def private_workspace(state: StateDir) -> Iterator[Path]:
+def private_workspace(state: StateDir) -> Path:
     """.tenrec/tempest (0700): tempest.conf holds the admin password."""
     workspace = state.root / "tempest"
     workspace.mkdir(mode=0o700, exist_ok=True)
     workspace.chmod(0o700)
-    yield workspace
+    return workspace
 
 
 def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[str]) -> Path:
@@ -348,6 +300,8 @@ def perform(
     """The whole run with progress on console; the exit code (0 no failure, 1 failures or errors)."""
     from tenrec.exitcodes import Exit  # noqa: PLC0415
     from tenrec.paths import collection_root  # noqa: PLC0415
+    from tenrec.verify.compute import make_flavor, upload_guest  # noqa: PLC0415
+    from tenrec.verify.core import Context  # noqa: PLC0415
     from tenrec.verify.guest import checkout_builder, load_builder  # noqa: PLC0415
 
     started = time.monotonic()
@@ -360,50 +314,49 @@ def perform(
     if builder is None:
         console.print("[red]Tempest's guest is built by tests/guest_image.py, which only a tenrec checkout has.[/]")
         return Exit.FAILED
-    res = Resources()
+    ctx = Context(conn, config=config)  # names its images and flavors, and removes them
     stamp = time.strftime("%Y%m%d%H%M%S")
     try:
         bin_dir = ensure_venv(collection_root(), say)
         say(f"Tempest {TEMPEST_VERSION}, python-tempestconf {TEMPESTCONF_VERSION} from {bin_dir.parent}")
         guest = load_builder(builder).build_tempest_guest()
-        res.image_id = upload_guest(conn, guest.kernel.read_bytes(), guest.initramfs.read_bytes(), res, stamp)
-        res.flavor_ids = make_flavors(conn, res, stamp)
-        say(f"guest image {res.image_id} (dropbear, root with the keypair), flavors {', '.join(res.flavor_ids)}")
+        # Public: Tempest's test projects boot it.
+        image_id = upload_guest(ctx, guest.kernel.read_bytes(), guest.initramfs.read_bytes(), visibility="public")
+        flavor_ids = [make_flavor(ctx, f"tempest-flavor{number}", spec) for number, spec in enumerate(FLAVORS)]
+        say(f"guest image {image_id} (dropbear, root with the keypair), flavors {', '.join(flavor_ids)}")
         computes = sum("compute" in node.roles for node in config.nodes)
-        with private_workspace(state) as workspace:
-            conf = write_config(
-                bin_dir, workspace, state.root / "clouds.yaml", overrides(res.image_id, res.flavor_ids, computes)
-            )
-            say(f"tempest.conf written by discover-tempest-config: {conf}")
-            log_file = state.logs / f"tempest-{stamp}.log"
-            counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
-            with console.status("tempest run") as status:
+        workspace = private_workspace(state)
+        conf = write_config(bin_dir, workspace, state.root / "clouds.yaml", overrides(image_id, flavor_ids, computes))
+        say(f"tempest.conf written by discover-tempest-config: {conf}")
+        log_file = state.logs / f"tempest-{stamp}.log"
+        counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
+        with console.status("tempest run") as status:
 
-                def progress(test: str, outcome: str) -> None:
-                    counts[outcome] += 1
-                    if outcome == "FAILED":
-                        console.print(f"  [red]✗ {test.split('[', 1)[0]}[/]")
-                    status.update(
-                        f"tempest run {selection}: {sum(counts.values())} done ({counts['ok']} ok, "
-                        f"{counts['FAILED']} failed, {counts['SKIPPED']} skipped), "
-                        f"{time.monotonic() - started:.0f}s"
-                    )
-
-                say(f"tempest run {selection} --concurrency {concurrency} (log: {log_file})")
-                outcome = run_tests(
-                    bin_dir,
-                    workspace,
-                    conf,
-                    regex=regex,
-                    concurrency=concurrency,
-                    log_file=log_file,
-                    progress=progress,
+            def progress(test: str, outcome: str) -> None:
+                counts[outcome] += 1
+                if outcome == "FAILED":
+                    console.print(f"  [red]✗ {test.split('[', 1)[0]}[/]")
+                status.update(
+                    f"tempest run {selection}: {sum(counts.values())} done ({counts['ok']} ok, "
+                    f"{counts['FAILED']} failed, {counts['SKIPPED']} skipped), "
+                    f"{time.monotonic() - started:.0f}s"
                 )
+
+            say(f"tempest run {selection} --concurrency {concurrency} (log: {log_file})")
+            outcome = run_tests(
+                bin_dir,
+                workspace,
+                conf,
+                regex=regex,
+                concurrency=concurrency,
+                log_file=log_file,
+                progress=progress,
+            )
     except TempestError as error:
         console.print(f"[red]{error}[/]")
         return Exit.FAILED
     finally:
-        for problem in res.cleanup():
+        for problem in cleanup(ctx):
             console.print(f"[red]cleanup: {problem}[/]")
     elapsed = time.monotonic() - started
     report = state.logs / "tempest-last.json"
