@@ -36,7 +36,7 @@ options:
   unpacked:
     description:
       - Directories of Debian packages wanted without the package's dependencies (noVNC's web
-        client, whose package pulls nodejs and numpy for tools nova does not run): apt
+        client, whose package pulls nodejs and numpy for tools nova does not run); apt
         downloads the candidate version (checked against the signed archive) and its files
         under C(path) are unpacked to C(dest), with a mark of the version and their md5sums.
         A newer candidate or a changed or missing file unpacks again.
@@ -250,6 +250,7 @@ SYNC_CHANGED = re.compile(r"^\s*(Installed|Uninstalled) ", re.MULTILINE)
 
 # What write_bytes names a file while it is written, in the directory of the real one.
 TEMPORARY_PREFIX = ".tenrec-tmp-"
+
 
 class Installer:
     def __init__(self, module: AnsibleModule) -> None:
