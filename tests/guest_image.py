@@ -63,7 +63,7 @@ KERNEL_METAPACKAGE = "linux-image-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
 # NICs Nova gives a guest: virtio by default, e1000 with hw_vif_model=e1000; and the CD-ROM
 # a config drive comes on (SATA on q35, IDE on pc) with its file system.
-DEFAULT_MODULES = ("virtio_pci", "virtio_net", "e1000", "ahci", "ata_piix", "sr_mod", "isofs")
+DEFAULT_MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "e1000", "ahci", "ata_piix", "sr_mod", "isofs")
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tenrec" / "guest"
 
 PRELUDE = """#!/bin/busybox sh
@@ -249,12 +249,60 @@ def serve_script(root: str = SERVED_DIR, port: int = SERVED_PORT) -> str:
     )
 
 
+VOLUME_MARKER = "tenrec-volume-marker:"
+
+
+def volume_script(marker_bytes: int = 64) -> str:
+    """An init body that watches for attached disks (/dev/vdb and on) in the background.
+
+    A disk that begins with VOLUME_MARKER prints `tenrec-volume: DEV holds MARKER`; any other
+    disk gets a new marker (VOLUME_MARKER + a random uuid) written to its first bytes and
+    synced to it, and prints `tenrec-volume: DEV wrote MARKER`. A disk that went away (a
+    detach) is looked at again when it comes back.
+    """
+    lines = [
+        "(",
+        '    seen=""',
+        "    while true; do",
+        '        kept=""',
+        '        for dev in $seen; do [ -b "$dev" ] && kept="$kept $dev"; done',
+        "        seen=$kept",
+        "        for dev in /dev/vd[b-z]; do",
+        '            [ -b "$dev" ] || continue',
+        '            case " $seen " in *" $dev "*) continue ;; esac',
+        '            seen="$seen $dev"',
+        f'            head=$(dd if="$dev" bs={int(marker_bytes)} count=1 2>/dev/null | tr -d "\\000")',
+        '            case "$head" in',
+        f'                {VOLUME_MARKER}*) echo "tenrec-volume: $dev holds $head" ;;',
+        "                *)",
+        f'                    marker="{VOLUME_MARKER}$(cat /proc/sys/kernel/random/uuid)"',
+        '                    if printf "%s" "$marker" \\',
+        f'                        | dd of="$dev" bs={int(marker_bytes)} conv=notrunc,sync,fsync 2>/dev/null; then',
+        '                        echo "tenrec-volume: $dev wrote $marker"',
+        "                    else",
+        '                        echo "tenrec-volume: $dev write failed"',
+        "                    fi",
+        "                    ;;",
+        "            esac",
+        "        done",
+        "        sleep 1",
+        "    done",
+        ") &",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
     """The guest `tenrec verify` boots: the config drive's meta_data.json, then DHCP and the
     metadata service's answers (saved under SERVED_DIR), then those answers served over HTTP
     on SERVED_PORT, so a TCP client outside can read the guest's own server id."""
     paths = tuple(paths)
-    return config_drive_script(paths[:1]) + metadata_script(paths=paths, save_to=SERVED_DIR) + serve_script()
+    return (
+        volume_script()
+        + config_drive_script(paths[:1])
+        + metadata_script(paths=paths, save_to=SERVED_DIR)
+        + serve_script()
+    )
 
 
 # Tempest's guest: an SSH server (Debian's dropbear) that takes the keypair from the metadata

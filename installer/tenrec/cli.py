@@ -154,7 +154,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         path = resolve_config(args.config)
     except NoConfig:
         console.print(f"No config given: deploying onto the lab ({args.topology}) on this machine.")
-        rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes))
+        rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes, args.storage))
         if rc != Exit.OK:
             return rc
         path = LabPaths.named(DEFAULT_LAB).config
@@ -293,7 +293,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
         if not 1 <= args.computes <= 9:
             err.print("--computes: give 1 to 9 compute nodes")
             return Exit.INVALID_CONFIG
-        return lab_up(args.name, LabSpec(args.name, args.topology, args.computes))
+        if not 1 <= args.storage <= 9:
+            err.print("--storage: give 1 to 9 storage nodes")
+            return Exit.INVALID_CONFIG
+        return lab_up(args.name, LabSpec(args.name, args.topology, args.computes, args.storage))
     if args.action == "image":
         # For molecule and scripts: the node image, built or imported when missing.
         prepare_host()
@@ -365,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
     )
     deploy.add_argument("--computes", type=int, default=1, help="compute nodes of that lab (multinode)")
+    deploy.add_argument("--storage", type=int, default=1, help="storage nodes of that lab (multinode)")
     deploy.add_argument(
         "--only",
         metavar="SERVICE[,SERVICE]",
@@ -431,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
     up.add_argument("--topology", choices=TOPOLOGIES, default="multinode")
     up.add_argument("--computes", type=int, default=1, help="compute nodes in multinode (1-9, default 1)")
+    up.add_argument("--storage", type=int, default=1, help="storage nodes in multinode (1-9, default 1)")
     lab_verbs.add_parser(
         "image",
         help="build or import the node image and print its tag (molecule uses it)",

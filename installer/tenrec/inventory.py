@@ -32,6 +32,8 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
         "tenrec_tunnel_address": node.tunnel_address or node.address,
         "tenrec_storage_address": node.storage_address or node.address,
     }
+    if node.volume_devices:
+        found["tenrec_volume_devices"] = list(node.volume_devices)
     if ssh.private_key:
         found["ansible_ssh_private_key_file"] = str(Path(ssh.private_key).expanduser())
     if ssh.user != "root":
@@ -57,6 +59,7 @@ def group_vars(config: Deployment, state: StateDir | None = None) -> dict[str, A
         "tenrec_public_endpoint": config.endpoint,
         "tenrec_networks": networks,
         "tenrec_options": config.options.model_dump(),
+        "tenrec_volumes": config.volumes.model_dump(),
         "tenrec_services": config.enabled_services(),
         "tenrec_node_roles": list(NODE_ROLES),
         # Layered over each service role's config files (plugins/filter/openstack_config.py).

@@ -10,7 +10,7 @@ from tenrec.config import Deployment
 # facts later roles read (always), and the tagged role on the hosts that run it.
 INFRASTRUCTURE = ("common", "mariadb", "rabbitmq", "memcached", "openvswitch", "libvirt", "iscsi_target")
 MACHINERY = ("wheel_repository",)
-SERVICES = ("keystone", "glance", "placement", "neutron", "nova")
+SERVICES = ("keystone", "glance", "placement", "neutron", "nova", "cinder")
 DEPLOYABLE = INFRASTRUCTURE + MACHINERY + SERVICES
 GROUPS = ("controller", "network", "compute", "storage")
 
@@ -29,8 +29,12 @@ def parse_list(value: str | None) -> list[str]:
 def check_only(names: list[str], config: Deployment) -> list[Problem]:
     problems = []
     optional = set(config.services.model_dump())
+    enabled = set(config.enabled_services())
     for name in names:
+        if name in DEPLOYABLE and (name not in optional or name in enabled):
+            continue
         if name in DEPLOYABLE:
+            problems.append(Problem("--only", f"{name!r} is off in this config", f"set services.{name}: true first"))
             continue
         if name in optional:
             message = f"{name!r} is not deployed by this version of tenrec"

@@ -33,6 +33,7 @@ def connect(module: Any) -> Any:
         region_name=module.params["region"],
         identity_interface="internal",
         network_interface="internal",
+        block_storage_interface="internal",
         load_yaml_config=False,
         load_envvars=False,
     )

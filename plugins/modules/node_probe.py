@@ -37,10 +37,25 @@ options:
     choices: [auto, system, netdev]
     default: auto
   volume_backend:
-    description: Requested Cinder volume backend.
+    description:
+      - Requested Cinder volume backend of a storage node; C(auto) is lvm where the kernel has
+        device-mapper, else nfs.
     type: str
-    choices: [auto, lvm, file]
+    choices: [auto, lvm, nfs]
     default: auto
+  volumes_wanted:
+    description: Whether Cinder is deployed (off - no volume backend is judged).
+    type: bool
+    default: false
+  nfs_shares_listed:
+    description: Whether the config lists NFS shares (the nfs backend needs them).
+    type: bool
+    default: false
+  volume_devices:
+    description: Block devices the config gives the node's LVM volume group.
+    type: list
+    elements: str
+    default: []
   iscsi_target:
     description: Requested iSCSI target implementation.
     type: str
@@ -77,6 +92,7 @@ import os
 import platform
 import shutil
 import socket
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import KvmProbeResult, probe_kvm
@@ -191,6 +207,33 @@ def decide(requested, available, feature_name, fallback, production, option):
     return requested, None
 
 
+def volume_problems(backend, decide_problem, shares_listed, devices):
+    """What keeps a storage node from holding Cinder's volumes with the chosen backend."""
+    if decide_problem:
+        return [decide_problem]
+    if backend == "nfs" and not shares_listed:
+        return [
+            "has no device-mapper, so Cinder's LVM backend cannot run here, and volumes.nfs_shares "
+            "is empty; list NFS shares in volumes.nfs_shares, give the node a kernel with "
+            "device-mapper, or set services.cinder: false"
+        ]
+    if backend == "lvm":
+        missing = [device for device in devices if not stat.S_ISBLK(_mode(device))]
+        if missing:
+            return [
+                f"volume_devices {', '.join(missing)}: no such block device on this node; "
+                "correct the node's volume_devices (ls -l /dev/disk/by-id shows the disks)"
+            ]
+    return []
+
+
+def _mode(path):
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
+
+
 # The KVM probe runs test guests for up to a second; its answer holds until the next boot, and
 # /run is emptied at every boot.
 KVM_CACHE = "/run/tenrec/kvm-probe.json"
@@ -220,7 +263,10 @@ def main():
             "management_address": {"type": "str", "required": True},
             "virt_type": {"type": "str", "choices": ["auto", "kvm", "qemu"], "default": "auto"},
             "ovs_datapath": {"type": "str", "choices": ["auto", "system", "netdev"], "default": "auto"},
-            "volume_backend": {"type": "str", "choices": ["auto", "lvm", "file"], "default": "auto"},
+            "volume_backend": {"type": "str", "choices": ["auto", "lvm", "nfs"], "default": "auto"},
+            "volumes_wanted": {"type": "bool", "default": False},
+            "nfs_shares_listed": {"type": "bool", "default": False},
+            "volume_devices": {"type": "list", "elements": "str", "default": []},
             "iscsi_target": {"type": "str", "choices": ["auto", "tgt", "lio"], "default": "auto"},
             "min_memory_mb": {"type": "int", "default": 0},
             "min_disk_gb": {"type": "int", "default": 0},
@@ -290,10 +336,10 @@ def main():
     if problem and {"network", "compute"} & set(roles):
         problems.append(problem)
     volume_backend, problem = decide(
-        params["volume_backend"], features["device_mapper"], "device-mapper (LVM)", "file", "lvm", "volume_backend"
+        params["volume_backend"], features["device_mapper"], "device-mapper (LVM)", "nfs", "lvm", "volume_backend"
     )
-    if problem and "storage" in roles:
-        problems.append(problem)
+    if "storage" in roles and params["volumes_wanted"]:
+        problems += volume_problems(volume_backend, problem, params["nfs_shares_listed"], params["volume_devices"])
     iscsi_target = "tgt" if params["iscsi_target"] == "auto" else params["iscsi_target"]
     if iscsi_target == "lio" and not features["lio_target"] and "storage" in roles:
         problems.append(

@@ -115,7 +115,7 @@ def test_check_nodes_reports_the_decisions(lab, config):
         # Each decision follows what the node really has.
         assert decisions["virt_type"] == ("kvm" if facts["kvm_usable"] else "qemu")
         assert decisions["ovs_datapath"] == ("system" if facts["kernel_features"]["openvswitch"] else "netdev")
-        assert decisions["volume_backend"] == ("lvm" if facts["kernel_features"]["device_mapper"] else "file")
+        assert decisions["volume_backend"] == ("lvm" if facts["kernel_features"]["device_mapper"] else "nfs")
         assert decisions["iscsi_target"] == "tgt"
         if facts["kvm_device"] and not facts["kvm_usable"]:
             assert facts["kvm_reason"], "an unusable /dev/kvm says why"

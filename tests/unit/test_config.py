@@ -461,3 +461,36 @@ def test_ca_certificates_default_to_none(tmp_path):
     assert problems == [] and model is not None and model.ca_certificates == []
     model, problems = validate(changed(ca_certificates=[str(good)]))
     assert problems == [] and model is not None and model.ca_certificates == [str(good)]
+
+
+def test_volume_backend_nfs_needs_shares():
+    found = problems_of(changed(options={"volume_backend": "nfs"}))
+    assert "no NFS share is listed" in found["volumes.nfs_shares"]
+
+
+def test_volume_backend_nfs_without_shares_is_fine_with_cinder_off():
+    model, problems = validate(changed(options={"volume_backend": "nfs"}, services={"cinder": False}))
+    assert problems == [] and model is not None
+
+
+def test_nfs_share_must_be_host_and_path():
+    found = problems_of(changed(volumes={"nfs_shares": ["nas1:/export/cinder", "nas1/export", "nas1:export"]}))
+    assert "'nas1/export' is not an NFS share" in found["volumes.nfs_shares[1]"]
+    assert "HOST:/PATH" in found["volumes.nfs_shares[2]"]
+    assert "volumes.nfs_shares[0]" not in found
+
+
+def test_volume_devices_only_on_storage_nodes_and_only_for_lvm():
+    data = changed(options={"volume_backend": "nfs"}, volumes={"nfs_shares": ["nas1:/export"]})
+    data["nodes"][0]["volume_devices"] = ["/dev/sdb"]
+    data["nodes"][3]["volume_devices"] = ["/dev/sdb", "/dev/sdb", "sdc"]
+    found = problems_of(data)
+    assert "without the role storage" in found["nodes[0].volume_devices"]
+    assert "the devices are for LVM" in found["nodes[3].volume_devices"]
+    assert "listed twice" in found["nodes[3].volume_devices"]
+    assert "not a block device path" in found["nodes[3].volume_devices[2]"]
+
+
+def test_volume_group_name_is_checked():
+    found = problems_of(changed(volumes={"volume_group": "cinder volumes"}))
+    assert "not a usable LVM volume group name" in found["volumes.volume_group"]

@@ -242,7 +242,9 @@ def stub(path, body):
     path.chmod(0o755)
 
 
-def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP, drive_meta=META_JSON, drive=True):
+def guest_output(
+    tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP, drive_meta=META_JSON, drive=True, disks=None
+):
     """The console text of verify_script() and the udhcpc script, run by sh with stand-in tools.
 
     Only the devices and tools of a guest are replaced (ip, udhcpc, wget, timeout, sleep,
@@ -265,6 +267,9 @@ def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP, drive
     dev = tmp_path / "dev"
     dev.mkdir()
     (dev / "sr0").write_bytes(b"")
+    # Attached volumes (plain files standing in): name -> first bytes.
+    for name, data in (disks or {}).items():
+        (dev / name).write_bytes(data.ljust(4096, b"\0"))
     stub(bin_dir / "mount", "exit 0\n" if drive else "exit 32\n")
     mnt = tmp_path / "mnt" / "config"
     if drive_meta is not None:
@@ -290,6 +295,9 @@ def guest_output(tmp_path, *, lease=True, meta=META_JSON, leased=FIXED_IP, drive
     for guest_path, here in (
         ('[ -b "$dev" ]', '[ -e "$dev" ]'),
         ("/dev/sr* /dev/vd* /dev/sd* /dev/hd*", f"{dev}/sr*"),
+        # The volume watcher looks twice, then the script goes on (a guest's looks forever).
+        ("/dev/vd[b-z]", f"{dev}/vd[b-z]"),
+        ("    while true; do", "    for round in 1 2; do"),
         ("/mnt/config", str(mnt)),
         (guest_image.SERVED_DIR, str(tmp_path / "www")),
     ):
@@ -648,3 +656,17 @@ def test_tcp_answered_by_something_else_fails():
         tcp(tcp_context(), fetch=lambda url: b'{"uuid": "other"}')
     with pytest.raises(CheckFailed, match=r"answered 9 bytes that are no meta_data\.json"):
         tcp(tcp_context(), fetch=lambda url: b"It works!")
+
+
+def test_the_guest_marks_a_new_volume_and_reads_a_marked_one(tmp_path):
+    from tenrec.verify.volume import console_markers  # noqa: PLC0415
+
+    marked = b"tenrec-volume-marker:8c2f0d9e-0000-4000-8000-000000000001"
+    text = guest_output(tmp_path, disks={"vdb": b"", "vdc": marked})
+    seen = {line.device.rsplit("/", 1)[1]: line for line in console_markers(text)}
+    assert seen["vdc"].what == "holds" and seen["vdc"].marker == marked.decode()
+    assert seen["vdb"].what == "wrote" and seen["vdb"].marker.startswith("tenrec-volume-marker:")
+    on_disk = (tmp_path / "dev" / "vdb").read_bytes()
+    assert on_disk[:64].rstrip(b"\0").decode() == seen["vdb"].marker
+    assert len(on_disk) == 4096, "the marker overwrites the first 64 bytes only"
+    assert len(console_markers(text)) == 2, "a disk is looked at once while it stays attached"

@@ -21,7 +21,7 @@ OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "cei
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
 # The optional services this version of tenrec can deploy (a role each); the others may be
 # switched on in a config, but are skipped with a warning until a version deploys them.
-DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ()
+DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder",)
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -115,6 +115,38 @@ def _check_release(value: str) -> str:
         raise invalid(
             f"unknown release '{value}'",
             f'use one of {", ".join(RELEASES)} (quote it in YAML: "{DEFAULT_RELEASE}")',
+        )
+    return value
+
+
+_NFS_SHARE = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<path>/[^\s,]*)$")
+_DEVICE = re.compile(r"^/dev/[A-Za-z0-9/_.:-]+$")
+_VOLUME_GROUP = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$")
+
+
+def _check_nfs_share(value: str) -> str:
+    if not _NFS_SHARE.match(value):
+        raise invalid(
+            f"'{value}' is not an NFS share",
+            "write it as HOST:/PATH, the way mount -t nfs takes it (e.g. nas1:/export/cinder)",
+        )
+    return value
+
+
+def _check_device(value: str) -> str:
+    if not _DEVICE.match(value):
+        raise invalid(
+            f"'{value}' is not a block device path",
+            "give the device as /dev/NAME (e.g. /dev/sdb or /dev/disk/by-id/...)",
+        )
+    return value
+
+
+def _check_volume_group(value: str) -> str:
+    if not _VOLUME_GROUP.match(value) or value in (".", ".."):
+        raise invalid(
+            f"'{value}' is not a usable LVM volume group name",
+            "use letters, digits and + _ . - (e.g. cinder-volumes)",
         )
     return value
 
@@ -226,6 +258,9 @@ HostName = Annotated[str, AfterValidator(_check_hostname)]
 InterfaceName = Annotated[str, AfterValidator(_check_ifname)]
 Release = Annotated[str, AfterValidator(_check_release)]
 Role = Literal["controller", "network", "compute", "storage"]
+NfsShare = Annotated[str, AfterValidator(_check_nfs_share)]
+BlockDevice = Annotated[str, AfterValidator(_check_device)]
+VolumeGroup = Annotated[str, AfterValidator(_check_volume_group)]
 
 
 class Strict(BaseModel):
@@ -288,6 +323,8 @@ class Node(Strict):
     tunnel_address: Address | None = None
     storage_address: Address | None = None
     external_interface: InterfaceName | None = None
+    # Block devices of Cinder's LVM volume group on a storage node; none: a backing file.
+    volume_devices: list[BlockDevice] = Field(default_factory=list)
     ssh_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     overrides: ConfigOverrides | None = None
 
@@ -295,9 +332,21 @@ class Node(Strict):
 class Options(Strict):
     virt_type: Literal["auto", "kvm", "qemu"] = "auto"
     ovs_datapath: Literal["auto", "system", "netdev"] = "auto"
-    volume_backend: Literal["auto", "lvm", "file"] = "auto"
+    # Per storage node: lvm where the kernel has device-mapper, else nfs (volumes.nfs_shares).
+    volume_backend: Literal["auto", "lvm", "nfs"] = "auto"
     iscsi_target: Literal["auto", "tgt", "lio"] = "auto"
     ntp_servers: list[str] = Field(default_factory=lambda: ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org"])
+
+
+class Volumes(Strict):
+    """Cinder's backends: an LVM volume group on each storage node, or NFS shares."""
+
+    volume_group: VolumeGroup = "cinder-volumes"
+    # The volume group's size on a storage node without volume_devices (a sparse file).
+    backing_file_gb: Annotated[int, Field(ge=1, le=65536)] = 20
+    nfs_shares: list[NfsShare] = Field(default_factory=list)
+    # Passed to mount -o by cinder-volume and nova-compute; none: the client's defaults.
+    nfs_mount_options: Annotated[str, Field(pattern=r"^[A-Za-z0-9_=.,:/-]+$")] | None = None
 
 
 class Services(Strict):
@@ -335,6 +384,7 @@ class Deployment(Strict):
     public_endpoint: Annotated[str, AfterValidator(_check_endpoint)] | None = None
     nodes: Annotated[list[Node], Field(min_length=1)]
     options: Options = Options()
+    volumes: Volumes = Volumes()
     services: Services = Services()
     overrides: ConfigOverrides | None = None
     # CAs the nodes must trust besides Debian's, e.g. a TLS-intercepting proxy's toward PyPI.

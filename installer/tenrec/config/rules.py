@@ -195,6 +195,39 @@ def services_have_what_they_need(data: dict[str, Any]) -> Iterator[Problem]:
         )
 
 
+def volume_backends_have_what_they_need(data: dict[str, Any]) -> Iterator[Problem]:
+    services = _mapping(data.get("services"))
+    if services.get("cinder", True) is not True:
+        return
+    backend = _mapping(data.get("options")).get("volume_backend", "auto")
+    shares = _mapping(data.get("volumes")).get("nfs_shares")
+    if backend == "nfs" and not shares:
+        yield Problem(
+            "volumes.nfs_shares",
+            "options.volume_backend is nfs, but no NFS share is listed",
+            "list the shares Cinder stores volumes on (e.g. `nfs_shares: [nas1:/export/cinder]`), "
+            "or set options.volume_backend: auto",
+        )
+    for i, node in _nodes(data):
+        devices = node.get("volume_devices")
+        if not devices:
+            continue
+        if "storage" not in _roles(node):
+            yield Problem(
+                f"nodes[{i}].volume_devices",
+                "set on a node without the role storage (only storage nodes hold volumes)",
+                "move the devices to a storage node, or add `storage` to this node's roles",
+            )
+        elif backend == "nfs":
+            yield Problem(
+                f"nodes[{i}].volume_devices",
+                "set, but options.volume_backend is nfs (the devices are for LVM)",
+                "remove volume_devices, or set options.volume_backend: lvm or auto",
+            )
+        if isinstance(devices, list) and len(set(map(str, devices))) != len(devices):
+            yield Problem(f"nodes[{i}].volume_devices", "a device is listed twice", "list each device once")
+
+
 def external_network_has_interface(data: dict[str, Any]) -> Iterator[Problem]:
     external = _mapping(_mapping(data.get("networks")).get("external"))
     if not external or external.get("interface"):
@@ -230,6 +263,7 @@ RULES: tuple[Rule, ...] = (
     networks_do_not_overlap,
     required_roles,
     services_have_what_they_need,
+    volume_backends_have_what_they_need,
     external_network_has_interface,
     public_endpoint_reachable,
 )

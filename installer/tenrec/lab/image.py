@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tenrec.lab import nfs
 from tenrec.lab.host import LabHostError, podman, run
 from tenrec.paths import cache_dir
 
@@ -33,6 +34,8 @@ PACKAGES = (
     "kmod",
     "udev",
     "ca-certificates",
+    # The lab's NFS client (tenrec.lab.nfs): these kernels have none.
+    "sshfs",
 )
 # udev in a privileged container re-triggers the host's devices and delays sshd by ~50 s.
 MASKED_UNITS = (
@@ -56,6 +59,22 @@ ExecStart=/usr/bin/ssh-keygen -A
 [Install]
 RequiredBy=ssh.service
 """
+# A host's systemd makes / a shared mount; podman gives a container a private one. Without
+# sharing, a mount made after a guest started (Nova's mount of a volume's NFS share) never
+# reaches the guest's QEMU, which libvirt runs in a mount namespace of its own.
+SHARED_ROOT_UNIT = """\
+[Unit]
+Description=Make / a shared mount, as on a host (tenrec lab)
+DefaultDependencies=no
+Before=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount --make-rshared /
+
+[Install]
+WantedBy=local-fs.target
+"""
 SOURCES = """\
 deb {mirror} bookworm main
 deb {mirror} bookworm-updates main
@@ -68,7 +87,7 @@ HOSTS = """\
 ff02::1\tip6-allnodes
 ff02::2\tip6-allrouters
 """
-RECIPE_VERSION = "4"
+RECIPE_VERSION = "5"
 
 Step = Callable[[str], None]
 # A stable name for the current image, for molecule scenarios.
@@ -84,7 +103,8 @@ def security_mirror() -> str:
 
 
 def image_tag() -> str:
-    recipe = "\n".join([RECIPE_VERSION, SUITE, *PACKAGES, *MASKED_UNITS, HOSTKEYS_UNIT, HOSTS])
+    units = (HOSTKEYS_UNIT, SHARED_ROOT_UNIT)
+    recipe = "\n".join([RECIPE_VERSION, SUITE, *PACKAGES, *MASKED_UNITS, *units, HOSTS, nfs.HELPER, nfs.EXPORT_DIR])
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return f"localhost/tenrec-node:{SUITE}-{digest}"
 
@@ -106,6 +126,11 @@ def _configure_rootfs(root: Path) -> None:
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (systemd_dir / "ssh-hostkeys.service").write_text(HOSTKEYS_UNIT)
+    (systemd_dir / "tenrec-lab-shared-root.service").write_text(SHARED_ROOT_UNIT)
+    local_fs = systemd_dir / "local-fs.target.wants"
+    local_fs.mkdir(exist_ok=True)
+    (local_fs / "tenrec-lab-shared-root.service").unlink(missing_ok=True)
+    (local_fs / "tenrec-lab-shared-root.service").symlink_to("/etc/systemd/system/tenrec-lab-shared-root.service")
     wants = systemd_dir / "ssh.service.requires"
     wants.mkdir(exist_ok=True)
     (wants / "ssh-hostkeys.service").unlink(missing_ok=True)
@@ -123,6 +148,7 @@ def _configure_rootfs(root: Path) -> None:
     os.utime(root / "var/lib/apt/lists", (0, 0))
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True)
+    nfs.install_in_rootfs(root)
 
 
 def build_tarball(target: Path, step: Step) -> None:

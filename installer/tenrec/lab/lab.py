@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from tenrec.lab import nfs
 from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import Step, ensure_image
 from tenrec.lab.provider import NodeProvider, NodeStatus, PodmanProvider
@@ -48,6 +49,10 @@ class LabPaths:
     def authorized_keys(self) -> Path:
         return self.root / "ssh" / "authorized_keys"
 
+    @property
+    def nfs_key_dir(self) -> Path:
+        return self.root / "ssh" / "nfs"
+
 
 @dataclass(frozen=True)
 class LabNode:
@@ -63,10 +68,12 @@ def wheel_cache() -> Path:
     return cache_dir() / "lab-wheels"
 
 
-def shared_dirs(node: NodeSpec) -> dict[Path, str]:
+def shared_dirs(node: NodeSpec, paths: LabPaths) -> dict[Path, str]:
+    # Every node mounts NFS shares the lab way (tenrec.lab.nfs), with the lab's NFS key.
+    found = {paths.nfs_key_dir: nfs.KEY_DIR_IN_NODE}
     if "controller" in node.roles:
-        return {wheel_cache(): "/srv/tenrec/wheels"}
-    return {}
+        found[wheel_cache()] = "/srv/tenrec/wheels"
+    return found
 
 
 def ensure_key(paths: LabPaths) -> None:
@@ -88,7 +95,7 @@ def ensure_key(paths: LabPaths) -> None:
             check=True,
             capture_output=True,
         )
-    public = paths.key.with_suffix(".pub").read_text()
+    public = paths.key.with_suffix(".pub").read_text() + nfs.ensure_key(paths.nfs_key_dir)
     if not paths.authorized_keys.exists() or paths.authorized_keys.read_text() != public:
         paths.authorized_keys.write_text(public)
         paths.authorized_keys.chmod(0o600)
@@ -103,6 +110,7 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         return {"cidr": net.cidr, **({"gateway": net.gateway} if net.gateway else {})}
 
     node_entries = []
+    storage = [node for node in nodes if "storage" in node.roles]
     for node in nodes:
         entry: dict[str, Any] = {"name": node.name, "address": node.addresses["management"], "roles": list(node.roles)}
         if {"network", "compute"} & set(node.roles):
@@ -120,6 +128,9 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         "nodes": node_entries,
         # Lab nodes reach no NTP server; the controller serves its own clock to the rest.
         "options": {"ntp_servers": []},
+        # Where the kernel has no device-mapper (podman nodes), Cinder keeps its volumes on
+        # an NFS share of the first storage node (the lab's NFS: tenrec.lab.nfs).
+        "volumes": {"nfs_shares": [nfs.share_of(storage[0].addresses["management"])]} if storage else {},
         # Nodes trust what this machine trusts beyond Debian's CAs (a proxy toward PyPI).
         "ca_certificates": [str(path) for path in host_extra_cas()],
     }
@@ -165,7 +176,12 @@ class Lab:
             dns = next(n.gateway for n in networks if n.purpose == "management")
             for node in nodes:
                 provider.create_node(
-                    self.name, node, spec.networks(), self.paths.authorized_keys, dns=dns, shared_dirs=shared_dirs(node)
+                    self.name,
+                    node,
+                    spec.networks(),
+                    self.paths.authorized_keys,
+                    dns=dns,
+                    shared_dirs=shared_dirs(node, self.paths),
                 )
         except BaseException:
             provider.destroy(self.name)  # no half-made lab

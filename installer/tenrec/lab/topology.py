@@ -45,6 +45,7 @@ class LabSpec:
     name: str
     topology: Topology
     computes: int = 1
+    storage: int = 1
 
     def networks(self) -> list[NetworkSpec]:
         return [
@@ -57,7 +58,7 @@ class LabSpec:
             return [NodeSpec("aio", ("controller", "network", "compute", "storage"), 11)]
         nodes = [NodeSpec("ctl1", ("controller",), 11), NodeSpec("net1", ("network",), 21)]
         nodes += [NodeSpec(f"cmp{i}", ("compute",), 30 + i) for i in range(1, self.computes + 1)]
-        nodes.append(NodeSpec("sto1", ("storage",), 41))
+        nodes += [NodeSpec(f"sto{i}", ("storage",), 40 + i) for i in range(1, self.storage + 1)]
         return nodes
 
 

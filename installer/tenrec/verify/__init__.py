@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tenrec.config import Deployment
-from tenrec.verify import compute, identity, image, network, placement
+from tenrec.verify import compute, identity, image, network, placement, volume
 from tenrec.verify.core import Check, Context, Family, Outcome, Row, SelectionError, run, select
 
 __all__ = [
@@ -32,7 +32,14 @@ ALWAYS_DEPLOYED: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "
 
 # In run order; identity comes first: everything else needs its token. network before
 # compute: the guest compute/boot starts needs network/tenant's network.
-FAMILIES: tuple[Family, ...] = (identity.FAMILY, image.FAMILY, placement.FAMILY, network.FAMILY, compute.FAMILY)
+FAMILIES: tuple[Family, ...] = (
+    identity.FAMILY,
+    image.FAMILY,
+    placement.FAMILY,
+    network.FAMILY,
+    volume.FAMILY,
+    compute.FAMILY,
+)
 
 
 def deployed_services(config: Deployment) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenrec.verify import network
+from tenrec.verify import network, volume
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.guest import (
     META_DATA,
@@ -66,6 +66,8 @@ CONSOLE_PAGE_TIMEOUT = 15
 
 SERVER_KEY = "compute.server"
 GUEST_CONSOLE_KEY = "compute.console"
+# What compute/boot booted its guest with, for more servers of the same guest (start_on).
+BOOT_INPUTS_KEY = "compute.boot-inputs"
 
 
 # --- services -------------------------------------------------------------------------------
@@ -197,9 +199,11 @@ def _security_group(ctx: Context) -> tuple[str, str]:
     return str(group_id), str(rule.id)
 
 
-def _start(ctx: Context, image_id: str, flavor_id: str, network_id: str, group_id: str) -> Booted:
+def _start(
+    ctx: Context, image_id: str, flavor_id: str, network_id: str, group_id: str, *, kind: str = "server", **where: str
+) -> Booted:
     conn = ctx.conn
-    name = ctx.resource_name("server")
+    name = ctx.resource_name(kind)
     server = conn.compute.create_server(
         name=name,
         image_id=image_id,
@@ -207,6 +211,7 @@ def _start(ctx: Context, image_id: str, flavor_id: str, network_id: str, group_i
         networks=[{"uuid": network_id}],
         security_groups=[{"name": group_id}],
         config_drive=True,
+        **where,
     )
 
     def remove() -> None:  # a no-op once compute/delete has deleted it
@@ -285,6 +290,7 @@ def boot(ctx: Context) -> str:
     group_id, rule_id = _security_group(ctx)
 
     started = time.monotonic()
+    ctx.scratch[BOOT_INPUTS_KEY] = (disk_id, flavor_id, tenant.network_id, group_id)
     booted = _start(ctx, disk_id, flavor_id, tenant.network_id, group_id)
     server = _wait_active(conn, booted)
     active = time.monotonic() - started
@@ -305,6 +311,13 @@ def boot(ctx: Context) -> str:
         f"{booted.name} ACTIVE on {host} after {active:.1f}s; {verdict}; "
         f"lease after {lease_at:.1f}s, metadata after {metadata_at:.1f}s; guest {files.origin}"
     )
+
+
+def start_on(ctx: Context, kind: str, node: str) -> Any:
+    """Another server of compute/boot's guest, on compute node `node` (an admin's
+    availability zone `nova:HOST`); ACTIVE, not waited for on its console."""
+    booted = _start(ctx, *ctx.scratch[BOOT_INPUTS_KEY], kind=kind, availability_zone=f"nova:{node}")
+    return _wait_active(ctx.conn, booted)
 
 
 # --- config drive ---------------------------------------------------------------------------
@@ -448,6 +461,7 @@ FAMILY = Family(
         Check(network.FLOATING_IP, network.SERVICE, network.floating_ip, needs=(BOOT,)),
         Check(network.TCP, network.SERVICE, network.tcp, needs=(network.FLOATING_IP,)),
         Check(network.SECURITY_GROUP, network.SERVICE, network.security_group, needs=(network.FLOATING_IP,)),
+        volume.ATTACH_CHECK,
         Check(DELETE, SERVICE, delete, needs=(BOOT,)),
     ),
 )

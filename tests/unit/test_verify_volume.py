@@ -1,0 +1,59 @@
+"""The judgements of tenrec verify's volume rows (the rows themselves run against a lab)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenrec.verify.core import CheckFailed
+from tenrec.verify.volume import compare_image, console_markers, judge_services
+
+PAYLOAD = bytes(range(256)) * 4
+
+
+def test_services_all_up_on_their_nodes():
+    found = [
+        ("cinder-scheduler", "ctl1", True),
+        ("cinder-volume", "sto1@nfs", True),
+        ("cinder-volume", "sto2@lvm", True),
+    ]
+    assert judge_services(found, ["ctl1"], ["sto1", "sto2"]) == (
+        "cinder-scheduler: ctl1; cinder-volume: sto1@nfs, sto2@lvm (all up)"
+    )
+
+
+def test_services_missing_or_down_are_named():
+    found = [("cinder-scheduler", "ctl1", True), ("cinder-volume", "sto1@nfs", False)]
+    with pytest.raises(CheckFailed) as failed:
+        judge_services(found, ["ctl1"], ["sto1", "sto2"])
+    assert str(failed.value) == "no cinder-volume on sto2; cinder-volume on sto1@nfs is down"
+
+
+def test_an_image_equal_to_the_payload_then_zeros_passes():
+    chunks = [PAYLOAD[:100], PAYLOAD[100:] + bytes(24), bytes(1000)]
+    assert compare_image(iter(chunks), PAYLOAD, len(PAYLOAD) + 1024) is None
+
+
+@pytest.mark.parametrize(
+    ("chunks", "size", "problem"),
+    [
+        ([PAYLOAD[:-1] + b"x", bytes(8)], len(PAYLOAD) + 8, "differ from the source image's"),
+        ([PAYLOAD, bytes(4) + b"\x01"], len(PAYLOAD) + 5, "non-zero bytes after the first 1024"),
+        ([PAYLOAD, bytes(4)], len(PAYLOAD) + 8, "1028 bytes, not 1032"),
+    ],
+)
+def test_a_wrong_image_says_what_differs(chunks, size, problem):
+    assert problem in (compare_image(iter(chunks), PAYLOAD, size) or "")
+
+
+def test_console_markers_in_order_and_a_failed_write_fails():
+    text = (
+        "[ 3.1] virtio_blk virtio2: [vdb] 2097152 512-byte logical blocks\r\n"
+        "tenrec-volume: /dev/vdb wrote tenrec-volume-marker:1234\r\n"
+        "tenrec-volume: /dev/vdb holds tenrec-volume-marker:1234\r\n"
+    )
+    assert [(m.device, m.what, m.marker) for m in console_markers(text)] == [
+        ("/dev/vdb", "wrote", "tenrec-volume-marker:1234"),
+        ("/dev/vdb", "holds", "tenrec-volume-marker:1234"),
+    ]
+    with pytest.raises(CheckFailed, match="could not write to /dev/vdc"):
+        console_markers(text + "tenrec-volume: /dev/vdc write failed\r\n")
