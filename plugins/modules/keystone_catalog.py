@@ -26,6 +26,13 @@ options:
     description: Catalog type, e.g. image, placement, compute.
     type: str
     required: true
+  alias_types:
+    description:
+      - More catalog types of the same service, each with the same endpoints (Cinder is looked up
+        as volumev3 by Nova and openstackclient, as block-storage by Tempest's tools).
+    type: list
+    elements: str
+    default: []
   description:
     description: Service description.
     type: str
@@ -118,20 +125,20 @@ def created_or_found(create, find):
         return found
 
 
-def ensure_service(module, identity, actions):
+def ensure_service(module, identity, actions, service_type):
     p = module.params
-    found = [s for s in identity.services() if s.name == p["service_name"] and s.type == p["service_type"]]
+    found = [s for s in identity.services() if s.name == p["service_name"] and s.type == service_type]
     if len(found) > 1:
         module.fail_json(
-            msg=f"the catalog has {len(found)} services named {p['service_name']} of type {p['service_type']}: "
+            msg=f"the catalog has {len(found)} services named {p['service_name']} of type {service_type}: "
             "remove the extra ones"
         )
     if not found:
-        actions.append("created service {} ({})".format(p["service_name"], p["service_type"]))
+        actions.append("created service {} ({})".format(p["service_name"], service_type))
         if module.check_mode:
             return None
         return identity.create_service(
-            name=p["service_name"], type=p["service_type"], description=p["description"], is_enabled=True
+            name=p["service_name"], type=service_type, description=p["description"], is_enabled=True
         )
     service = found[0]
     if (service.description or "") != p["description"] or not service.is_enabled:
@@ -218,6 +225,7 @@ def main():
             "service_type": {"type": "str", "required": True},
             "description": {"type": "str", "default": ""},
             "endpoints": {"type": "dict", "required": True},
+            "alias_types": {"type": "list", "elements": "str", "default": []},
             "user_name": {"type": "str"},
             "user_password": {"type": "str", "no_log": True},
             "project_name": {"type": "str", "default": "service"},
@@ -229,8 +237,9 @@ def main():
     conn = connect(module)
     actions = []
     try:
-        service = ensure_service(module, conn.identity, actions)
-        ensure_endpoints(module, conn.identity, service, actions)
+        for service_type in [module.params["service_type"], *module.params["alias_types"]]:
+            service = ensure_service(module, conn.identity, actions, service_type)
+            ensure_endpoints(module, conn.identity, service, actions)
         if module.params["user_name"]:
             ensure_user(module, conn.identity, actions)
     except openstack.exceptions.SDKException as error:

@@ -323,7 +323,7 @@ def test_openstack_cli_on_the_controller(lab, config):
     assert len(controller.check_output("openstack --os-cloud tenrec token issue -f value -c id")) > 100
     endpoints = json.loads(controller.check_output("openstack --os-cloud tenrec endpoint list -f json"))
     found = {(e["Service Type"], e["Interface"]) for e in endpoints}
-    kinds = ("identity", "image", "placement", "network", "compute")
+    kinds = ("identity", "image", "placement", "network", "compute", "volumev3", "block-storage")
     expected = {(t, i) for t in kinds for i in ("public", "internal", "admin")}
     assert found == expected
 

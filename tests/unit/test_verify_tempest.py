@@ -126,4 +126,16 @@ def test_the_tempest_guest_has_ssh_and_the_commands_tempest_runs():
     assert "/usr/sbin/dropbear -R -s -p 22" in script
     assert "public-keys/0/openssh-key" in script
     assert set(guest_image.SSH_SHIMS) == {"usr/bin/sudo", "usr/bin/curl", "usr/bin/blkid"}
-    assert guest_image.SSH_PACKAGES == ("dropbear-bin",)
+    assert guest_image.SSH_PACKAGES == ("dropbear-bin", "util-linux")
+
+
+def test_a_tool_that_died_is_summed_up_by_its_exception():
+    from tenrec.verify.tempest import failure_summary  # noqa: PLC0415
+
+    output = (
+        "2026-12-02 01:16:35.738 4844 ERROR tempest Traceback (most recent call last):\n"
+        "2026-12-02 01:16:35.738 4844 ERROR tempest tempest.lib.exceptions.EndpointNotFound: Endpoint not found\n"
+        "Service: block-storage, Region: RegionOne\nCatalog: [{'endpoints': [...]}]\n"
+    )
+    assert failure_summary(output) == "tempest.lib.exceptions.EndpointNotFound: Endpoint not found"
+    assert failure_summary("plain failure\nlast line") == "plain failure\nlast line"

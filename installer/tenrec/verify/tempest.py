@@ -154,11 +154,30 @@ def ensure_venv(root: Path, log: Callable[[str], None], cache: Path = CACHE) -> 
     return venv / "bin"
 
 
-def _run(argv: list[str], what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+# A Python exception as a traceback ends: a dotted class name (tempest.lib.exceptions.X) or an
+# ...Error/...Exception, then its message.
+RAISED_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)+[A-Z]\w*: |^[A-Z]\w*(?:Error|Exception|Failure)\w*: ")
+
+
+def failure_summary(output: str, limit: int = 1500) -> str:
+    """The exception a Python tool died of (its last `SomethingError: message` line), else the
+    output's tail: a traceback's last lines alone can be a dump of the data it was handling."""
+    for line in reversed(output.strip().splitlines()):
+        # oslo.log prefixes a traceback's lines with the time, pid, level and logger.
+        text = re.sub(r"^.*? (?:ERROR|CRITICAL) \S+ ", "", line).strip()
+        if RAISED_LINE.match(text):
+            return text[:limit]
+    return output.strip()[-limit:]
+
+
+def _run(argv: list[str], what: str, log: Path | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if log is not None:
+        log.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip()[-1500:]
-        raise TempestError(f"{what} failed (rc {result.returncode}): {tail}")
+        where = f" (all of it in {log})" if log is not None else ""
+        summary = failure_summary(result.stderr or result.stdout)
+        raise TempestError(f"{what} failed (rc {result.returncode}){where}: {summary}")
     return result
 
 
@@ -210,7 +229,7 @@ def private_workspace(state: StateDir) -> Path:
     return workspace
 
 
-def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[str]) -> Path:
+def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[str], log: Path | None = None) -> Path:
     conf = workspace / "etc" / "tempest.conf"
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
     # What `tempest init` writes, without its registry of workspaces by name in ~/.tempest
@@ -227,6 +246,7 @@ def write_config(bin_dir: Path, workspace: Path, clouds: Path, extra: Sequence[s
     _run(
         [str(bin_dir / "discover-tempest-config"), "--os-cloud", "tenrec", "--out", str(conf), *extra],
         "discover-tempest-config",
+        log,
         env=env,
         cwd=workspace,
     )
@@ -326,7 +346,13 @@ def perform(
         say(f"guest image {image_id} (dropbear, root with the keypair), flavors {', '.join(flavor_ids)}")
         computes = sum("compute" in node.roles for node in config.nodes)
         workspace = private_workspace(state)
-        conf = write_config(bin_dir, workspace, state.root / "clouds.yaml", overrides(image_id, flavor_ids, computes))
+        conf = write_config(
+            bin_dir,
+            workspace,
+            state.root / "clouds.yaml",
+            overrides(image_id, flavor_ids, computes),
+            state.logs / "tempest-discover-last.log",
+        )
         say(f"tempest.conf written by discover-tempest-config: {conf}")
         log_file = state.logs / f"tempest-{stamp}.log"
         counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}

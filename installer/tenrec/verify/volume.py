@@ -466,7 +466,7 @@ def attach(ctx: Context) -> str:
 
 FAMILY = Family(
     SERVICE,
-    ("volumev3",),
+    ("volumev3", "block-storage"),
     (
         Check(SERVICES, SERVICE, services, needs=(TOKEN,)),
         Check(CREATE, SERVICE, create, needs=(SERVICES,)),
