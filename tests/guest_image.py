@@ -307,7 +307,7 @@ def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
 
 # Tempest's guest: an SSH server (Debian's dropbear) that takes the keypair from the metadata
 # service, and the few commands Tempest's scenario tests run over SSH that busybox lacks.
-SSH_PACKAGES = ("dropbear-bin", "util-linux")  # lsblk: the volume tests count disks with it
+SSH_PACKAGES = ("dropbear-bin",)
 SSH_SHIMS = {
     # Tempest runs its commands with sudo; the guest's only user is root.
     "usr/bin/sudo": '#!/bin/sh\nexec "$@"\n',
