@@ -43,14 +43,14 @@ def test_catalog_and_volume_type(host):
         assert all(e["URL"].endswith(":8776/v3") for e in endpoints), kind
     types = json.loads(host.check_output(f"{OS} volume type list --long -f json"))
     nfs = next(t for t in types if t["Name"] == "nfs")
-    assert "volume_backend_name='nfs'" in str(nfs["Properties"])
+    assert nfs["Properties"] == {"volume_backend_name": "nfs"}
 
 
 def test_config_readable_by_cinder_only(host):
     for name in ("cinder.conf", "api-paste.ini", "nfs_shares", "rootwrap.conf"):
         conf = host.file(f"/etc/cinder/{name}")
         assert (conf.user, conf.group, conf.mode) == ("root", "cinder", 0o640), name
-    assert host.file("/etc/cinder/nfs_shares").content_string == f"{ADDRESS}:{SHARE}\n"
+    assert host.file("/etc/cinder/nfs_shares").content_string.splitlines() == [f"{ADDRESS}:{SHARE}"]
 
 
 def test_a_volume_lives_on_the_share(host):
