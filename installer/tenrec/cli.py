@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         cmd_verify,
         "check the deployed cloud through its APIs (token, catalog endpoints, image upload, placement, "
-        "nova and neutron services, a test guest's network and metadata, floating IP, security group); "
+        "nova and neutron services, a test guest's network and metadata, floating IP, security group, "
+        "a volume's life and its attachment); "
         "one row per check, everything created is removed again",
     )
     config_option(verify)

@@ -63,6 +63,11 @@ class StateDir:
         return self.root / "collections"
 
     @property
+    def facts(self) -> Path:
+        """Ansible's fact cache: the precheck's decisions of nodes a --limit run leaves out."""
+        return self.root / "facts"
+
+    @property
     def deployed(self) -> Path:
         """Written after a full deploy succeeded: what --only and --limit build on."""
         return self.root / "deployed.json"

@@ -289,6 +289,10 @@ def run_playbook(
         # Per-task seconds by play and service, for the summary and bench/deploy-speed.
         "ANSIBLE_CALLBACKS_ENABLED": "tenrec.cloud.timings",
         "TENREC_TIMINGS_FILE": str(state.logs / f"{name}-timings-last.json"),
+        # Nodes a --limit run leaves out keep the facts their last run found (tenrec_node).
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(state.facts),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0",
     }
     with log_path.open("w", encoding="utf-8") as log:
         progress = Progress(console, log, keep_actions, hosts, on_task)
@@ -312,6 +316,9 @@ def run_playbook(
                     tags=tags,
                     limit=limit,
                     suppress_env_files=True,
+                    # The runner points its "jsonfile" cache at the run's artifacts (gone after
+                    # three runs); under the plugin's full name it leaves ours, set above, alone.
+                    fact_cache_type="ansible.builtin.jsonfile",
                 )
             finally:
                 if progress.live is not None:

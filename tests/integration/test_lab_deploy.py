@@ -379,18 +379,22 @@ def test_restarted_nodes_give_a_cloud_that_verify_passes_within_two_minutes(lab,
     assert result.returncode == Exit.OK, result.stdout + result.stderr
     assert f"{len(config['nodes'])} node(s) restarted and reachable" in result.stdout
     restarted = time.monotonic()
+    # The services' own rows first (seconds each), until every agent and service reports up;
+    # then the whole verify (minutes: it boots guests and copies volumes) must pass.
     attempts = []
     while True:
         began = time.monotonic() - restarted
-        result = tenrec("verify", "-c", str(lab.config))
-        attempts.append((round(began), round(time.monotonic() - restarted), result.returncode))
-        if result.returncode == Exit.OK or time.monotonic() - restarted > 120:
+        ready = tenrec("verify", "-c", str(lab.config), "--only", "network/agents", "*/services")
+        attempts.append((round(began), round(time.monotonic() - restarted), ready.returncode))
+        if ready.returncode == Exit.OK or time.monotonic() - restarted > 120:
             break
         time.sleep(5)
-    print("verify runs after the restart (started s, ended s, rc):", attempts)
-    # The one that passed started within the 2 minutes.
+    began = time.monotonic() - restarted
+    result = tenrec("verify", "-c", str(lab.config))
+    print("service rows after the restart (started s, ended s, rc):", attempts)
+    print(f"the whole verify started at {began:.0f} s, ended at {time.monotonic() - restarted:.0f} s")
     assert result.returncode == Exit.OK, result.stdout[-4000:]
-    assert attempts[-1][0] <= 120, attempts
+    assert began <= 120, attempts
 
 
 def test_nova_status_upgrade_check_passes(lab, config):
