@@ -264,7 +264,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return tempest.perform(conn, config, state, console, regex=args.regex, concurrency=args.concurrency)
     cloud = f"cloud {args.os_cloud!r}" if args.os_cloud else f"deployment {config.name!r}"
     title = f"verify {cloud}: {conn.config.get_auth_args().get('auth_url', '?')}, region {conn.config.region_name}"
-    ctx = Context(conn, config=config, guest=guest)
+    secrets_file = None if args.os_cloud else state.secrets
+    ctx = Context(conn, config=config, guest=guest, secrets_file=secrets_file)
     return perform(checks, ctx, state, console, keep=args.keep, title=title)
 
 

@@ -34,6 +34,8 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
     }
     if node.volume_devices:
         found["tenrec_volume_devices"] = list(node.volume_devices)
+    if "storage" in node.roles:
+        found["tenrec_swift_devices"] = swift_devices(node)
     if ssh.private_key:
         found["ansible_ssh_private_key_file"] = str(Path(ssh.private_key).expanduser())
     if ssh.user != "root":
@@ -45,6 +47,28 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
     host_overrides = node.overrides.layers() if node.overrides else {}
     if host_overrides:
         found["tenrec_host_config_overrides"] = host_overrides
+    return found
+
+
+SWIFT_LOOP_DEVICE = "file1"
+
+
+def swift_devices(node: Node) -> list[dict[str, Any]]:
+    """A storage node's Swift devices: its object_devices by name (the XFS label and the
+    directory under /srv/node), else one loop-mounted file."""
+    if node.object_devices:
+        return [{"name": Path(path).name, "path": path} for path in node.object_devices]
+    return [{"name": SWIFT_LOOP_DEVICE, "file": True}]
+
+
+def swift_ring_devices(config: Deployment) -> list[dict[str, Any]]:
+    """Every device the rings hold: each storage node its own zone unless the config says."""
+    found = []
+    for number, node in enumerate(config.nodes_with("storage"), start=1):
+        for device in swift_devices(node):
+            found.append(
+                {"ip": node.storage_address or node.address, "zone": node.zone or number, "device": device["name"]}
+            )
     return found
 
 
@@ -60,6 +84,7 @@ def group_vars(config: Deployment, state: StateDir | None = None) -> dict[str, A
         "tenrec_networks": networks,
         "tenrec_options": config.options.model_dump(),
         "tenrec_volumes": config.volumes.model_dump(),
+        "tenrec_object_storage": config.object_storage.model_dump() | {"ring_devices": swift_ring_devices(config)},
         "tenrec_services": config.enabled_services(),
         "tenrec_node_roles": list(NODE_ROLES),
         # Layered over each service role's config files (plugins/filter/openstack_config.py).

@@ -66,6 +66,9 @@ def _catalogue() -> dict[str, Callable[[], str]]:
         "heat_auth_encryption_key": _hex32,
         "swift_hash_path_prefix": _password,
         "swift_hash_path_suffix": _password,
+        # The operator's S3 keys (Swift's s3api checks them against Keystone's EC2 credential).
+        "ec2_access_key": _hex32,
+        "ec2_secret_key": _password,
         "libvirt_sasl_password": _password,
     }
     return kinds

@@ -215,13 +215,13 @@ def test_only_and_limit_are_checked_before_any_node(tmp_path):
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
     try:
-        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder,swift", "--limit", "nowhere")
+        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder,horizon", "--limit", "nowhere")
     finally:
         listener.close()
     assert result.returncode == Exit.INVALID_CONFIG, result.stdout + result.stderr
     assert "--only: 'glanse' is not a service or role" in result.stderr
     assert "--only: 'cinder' is off in this config" in result.stderr
-    assert "--only: 'swift' is not deployed by this version" in result.stderr
+    assert "--only: 'horizon' is not deployed by this version" in result.stderr
     assert "--limit: 'nowhere' is neither a node nor a role" in result.stderr
     assert listener.connections == 0
 

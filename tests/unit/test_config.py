@@ -494,3 +494,30 @@ def test_volume_devices_only_on_storage_nodes_and_only_for_lvm():
 def test_volume_group_name_is_checked():
     found = problems_of(changed(volumes={"volume_group": "cinder volumes"}))
     assert "not a usable LVM volume group name" in found["volumes.volume_group"]
+
+
+def test_object_devices_are_checked_before_any_node():
+    data = changed(object_storage={"replicas": 4})
+    data["nodes"][0]["object_devices"] = ["/dev/sdc"]
+    data["nodes"][0]["zone"] = 2
+    data["nodes"][3]["object_devices"] = ["/dev/sdb", "/dev/sdb", "/dev/disk/by-id/ata-LONGERNAME1"]
+    data["nodes"][3]["volume_devices"] = ["/dev/sdb"]
+    found = problems_of(data)
+    assert "without the role storage" in found["nodes[0].object_devices"]
+    assert "zones group Swift's storage nodes" in found["nodes[0].zone"]
+    assert "listed twice" in found["nodes[3].object_devices"]
+    assert "XFS label" in found["nodes[3].object_devices"]
+    assert "also listed in volume_devices" in found["nodes[3].object_devices"]
+    assert "4 replicas, but the storage nodes have 3 Swift device(s)" in found["object_storage.replicas"]
+
+
+def test_object_storage_defaults_and_bounds():
+    model, problems = validate(changed())
+    assert problems == [] and model is not None
+    assert (model.object_storage.part_power, model.object_storage.replicas, model.object_storage.min_part_hours) == (
+        10,
+        None,
+        1,
+    )
+    found = problems_of(changed(object_storage={"part_power": 40, "loop_file_gb": 0}))
+    assert "object_storage.part_power" in found and "object_storage.loop_file_gb" in found

@@ -162,3 +162,24 @@ def test_ca_certificates_and_state_dir_in_group_vars(tmp_path):
     _, group, state = generate_with(tmp_path, "aio", lambda data: data.update(ca_certificates=[str(pem)]))
     assert group["tenrec_ca_certificate_files"] == [str(pem)]
     assert group["tenrec_state_dir"] == str(state.root)
+
+
+def test_swift_devices_and_ring_devices(tmp_path):
+    data = yaml.safe_load((REPO / "inventory/multinode/tenrec.yml").read_text())
+    storage = next(node for node in data["nodes"] if "storage" in node["roles"])
+    second = {**storage, "name": "sto2", "address": "192.0.2.52", "object_devices": ["/dev/sdb", "/dev/sdc"]}
+    second.pop("storage_address", None)
+    data["nodes"].append(second | {"zone": 7})
+    hosts, group, _ = written(Deployment.model_validate(data), tmp_path)
+    sto1, sto2 = hosts["all"]["hosts"]["sto1"], hosts["all"]["hosts"]["sto2"]
+    # No object_devices: one loop-mounted file.
+    assert sto1["tenrec_swift_devices"] == [{"name": "file1", "file": True}]
+    assert sto2["tenrec_swift_devices"] == [{"name": "sdb", "path": "/dev/sdb"}, {"name": "sdc", "path": "/dev/sdc"}]
+    assert "tenrec_swift_devices" not in hosts["all"]["hosts"]["cmp1"]
+    # Each storage node its own zone (in node order) unless the config says; the storage address.
+    assert group["tenrec_object_storage"]["ring_devices"] == [
+        {"ip": sto1["tenrec_storage_address"], "zone": 1, "device": "file1"},
+        {"ip": "192.0.2.52", "zone": 7, "device": "sdb"},
+        {"ip": "192.0.2.52", "zone": 7, "device": "sdc"},
+    ]
+    assert group["tenrec_object_storage"]["part_power"] == 10

@@ -21,7 +21,7 @@ OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "cei
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
 # The optional services this version of tenrec can deploy (a role each); the others may be
 # switched on in a config, but are skipped with a warning until a version deploys them.
-DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder",)
+DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift")
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -325,6 +325,10 @@ class Node(Strict):
     external_interface: InterfaceName | None = None
     # Block devices of Cinder's LVM volume group on a storage node; none: a backing file.
     volume_devices: list[BlockDevice] = Field(default_factory=list)
+    # Swift's disks on a storage node (formatted XFS by the deploy); none: a loop-mounted file.
+    object_devices: list[BlockDevice] = Field(default_factory=list)
+    # Swift's failure domain; none: each storage node is its own zone (1, 2, ... in node order).
+    zone: Annotated[int, Field(ge=1, le=100)] | None = None
     ssh_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     overrides: ConfigOverrides | None = None
 
@@ -347,6 +351,19 @@ class Volumes(Strict):
     nfs_shares: list[NfsShare] = Field(default_factory=list)
     # Passed to mount -o by cinder-volume and nova-compute; none: the client's defaults.
     nfs_mount_options: Annotated[str, Field(pattern=r"^[A-Za-z0-9_=.,:/-]+$")] | None = None
+
+
+class ObjectStorage(Strict):
+    """Swift's rings (built by tenrec, kept in .tenrec/swift) and its devices."""
+
+    # 2**part_power partitions per ring: about 100 per device of the largest cloud planned.
+    part_power: Annotated[int, Field(ge=6, le=22)] = 10
+    # Copies of each object; none: min(3, number of zones).
+    replicas: Annotated[int, Field(ge=1, le=6)] | None = None
+    # A partition moves at most once in this many hours: one replica at a time.
+    min_part_hours: Annotated[int, Field(ge=0, le=168)] = 1
+    # The file a storage node without object_devices stores objects in (sparse, XFS).
+    loop_file_gb: Annotated[int, Field(ge=1, le=65536)] = 10
 
 
 class Services(Strict):
@@ -385,6 +402,7 @@ class Deployment(Strict):
     nodes: Annotated[list[Node], Field(min_length=1)]
     options: Options = Options()
     volumes: Volumes = Volumes()
+    object_storage: ObjectStorage = ObjectStorage()
     services: Services = Services()
     overrides: ConfigOverrides | None = None
     # CAs the nodes must trust besides Debian's, e.g. a TLS-intercepting proxy's toward PyPI.

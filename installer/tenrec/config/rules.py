@@ -228,6 +228,59 @@ def volume_backends_have_what_they_need(data: dict[str, Any]) -> Iterator[Proble
             yield Problem(f"nodes[{i}].volume_devices", "a device is listed twice", "list each device once")
 
 
+def object_devices_are_storage_disks(data: dict[str, Any]) -> Iterator[Problem]:
+    storage = [(i, node) for i, node in _nodes(data) if "storage" in _roles(node)]
+    for i, node in _nodes(data):
+        devices = node.get("object_devices")
+        if devices and "storage" not in _roles(node):
+            yield Problem(
+                f"nodes[{i}].object_devices",
+                "set on a node without the role storage (only storage nodes hold objects)",
+                "move the devices to a storage node, or add `storage` to this node's roles",
+            )
+        if node.get("zone") is not None and "storage" not in _roles(node):
+            yield Problem(
+                f"nodes[{i}].zone",
+                "set on a node without the role storage (zones group Swift's storage nodes)",
+                "remove zone, or add `storage` to this node's roles",
+            )
+        if not isinstance(devices, list):
+            continue
+        if len(set(map(str, devices))) != len(devices):
+            yield Problem(f"nodes[{i}].object_devices", "a device is listed twice", "list each device once")
+        names = [str(device).rsplit("/", 1)[-1] for device in devices]
+        for name in sorted({name for name in names if len(name) > 12}):
+            yield Problem(
+                f"nodes[{i}].object_devices",
+                f"'{name}' is longer than 12 characters: it names the disk's XFS label, which holds 12",
+                "give the device by its short name (e.g. /dev/sdb); the deploy mounts it by label",
+            )
+        if len(set(names)) != len(names):
+            yield Problem(
+                f"nodes[{i}].object_devices",
+                "two devices end in the same name (each names a directory under /srv/node)",
+                "list devices whose last path parts differ",
+            )
+        both = sorted(set(map(str, devices)) & set(map(str, node.get("volume_devices") or [])))
+        if both:
+            yield Problem(
+                f"nodes[{i}].object_devices",
+                f"{', '.join(both)} also listed in volume_devices (a disk is Swift's or Cinder's)",
+                "give Swift and Cinder different disks",
+            )
+    services = _mapping(data.get("services"))
+    replicas = _mapping(data.get("object_storage")).get("replicas")
+    if services.get("swift", True) is True and storage and isinstance(replicas, int):
+        devices = sum(len(node.get("object_devices") or []) or 1 for _, node in storage)
+        if replicas > devices:
+            yield Problem(
+                "object_storage.replicas",
+                f"{replicas} replicas, but the storage nodes have {devices} Swift device(s)",
+                f"set replicas to at most {devices}, add object_devices, or leave replicas out "
+                "(min(3, number of zones))",
+            )
+
+
 def external_network_has_interface(data: dict[str, Any]) -> Iterator[Problem]:
     external = _mapping(_mapping(data.get("networks")).get("external"))
     if not external or external.get("interface"):
@@ -264,6 +317,7 @@ RULES: tuple[Rule, ...] = (
     required_roles,
     services_have_what_they_need,
     volume_backends_have_what_they_need,
+    object_devices_are_storage_disks,
     external_network_has_interface,
     public_endpoint_reachable,
 )

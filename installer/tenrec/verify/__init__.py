@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tenrec.config import Deployment
-from tenrec.verify import compute, identity, image, network, placement, volume
+from tenrec.verify import compute, identity, image, network, objects, placement, volume
 from tenrec.verify.core import Check, Context, Family, Outcome, Row, SelectionError, run, select
 
 __all__ = [
@@ -38,6 +38,7 @@ FAMILIES: tuple[Family, ...] = (
     placement.FAMILY,
     network.FAMILY,
     volume.FAMILY,
+    objects.FAMILY,
     compute.FAMILY,
 )
 

@@ -79,6 +79,7 @@ class Context:
     service: str = ""  # the running check's, for the cleanups it registers
     config: Deployment | None = None  # the deployment's config: its nodes and networks
     guest: Path | None = None  # --guest: a test guest's directory (vmlinuz, initramfs.gz)
+    secrets_file: Path | None = None  # the deployment's secrets (S3 keys, Swift's hash salts)
 
     def resource_name(self, kind: str) -> str:
         """A name for something a check creates: tenrec-verify-<run>-<kind>."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from tenrec.verify.core import Context, SkipCheck
 
@@ -35,3 +36,17 @@ def config_cidrs(ctx: Context) -> list[str]:
         for network in (networks.management, networks.tunnel, networks.storage, networks.external)
         if network
     ]
+
+
+def node_output(ctx: Context, node_name: str, command: str) -> str:
+    """command's output on a node of the config, over SSH as the deploy does."""
+    from tenrec.ssh import SshTarget, connect  # noqa: PLC0415
+
+    assert ctx.config is not None
+    node = next(n for n in ctx.config.nodes if n.name == node_name)
+    ssh = ctx.config.ssh
+    key = Path(ssh.private_key).expanduser() if ssh.private_key else None
+    target = SshTarget(node.address, ssh.user, node.ssh_port or ssh.port, key)
+    with connect(target, timeout=10) as session:
+        prefix = "sudo " if ssh.user != "root" else ""
+        return str(session.run(prefix + command, hide=True, in_stream=False).stdout)

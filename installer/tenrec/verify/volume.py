@@ -18,12 +18,11 @@ import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.identity import TOKEN
-from tenrec.verify.nodes import host_is, node_names
+from tenrec.verify.nodes import host_is, node_names, node_output
 
 SERVICE = "cinder"
 SERVICES = "volume/services"
@@ -374,20 +373,6 @@ def _marker_count(conn: Any, server: Any) -> int:
     return len(console_markers(conn.compute.get_server_console_output(server).get("output") or ""))
 
 
-def _node_read(ctx: Context, node_name: str, command: str) -> str:
-    """command's output on a node of the config, over SSH as the deploy does."""
-    from tenrec.ssh import SshTarget, connect  # noqa: PLC0415
-
-    assert ctx.config is not None
-    node = next(n for n in ctx.config.nodes if n.name == node_name)
-    ssh = ctx.config.ssh
-    key = Path(ssh.private_key).expanduser() if ssh.private_key else None
-    target = SshTarget(node.address, ssh.user, node.ssh_port or ssh.port, key)
-    with connect(target, timeout=10) as session:
-        prefix = "sudo " if ssh.user != "root" else ""
-        return str(session.run(prefix + command, hide=True, in_stream=False).stdout)
-
-
 def on_disk(ctx: Context, volume: Any, length: int) -> tuple[str | None, str]:
     """The first bytes of the volume where its backend keeps them, on a node's disk, and
     where that is: the file on an NFS share of the config exported by one of its nodes, or
@@ -413,7 +398,7 @@ def on_disk(ctx: Context, volume: Any, length: int) -> tuple[str | None, str]:
     for node, file in places:
         command = f"test -e {shlex.quote(file)} && dd if={shlex.quote(file)} bs={length} count=1 status=none"
         try:
-            data = _node_read(ctx, node, command)
+            data = node_output(ctx, node, command)
         except Exception:  # not on this share; the next one may hold it
             continue
         return data.split("\0", 1)[0], f"{node}:{file}"
