@@ -10,6 +10,7 @@ from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.identity import TOKEN
 
 SERVICE = "glance"
+UPLOADED_KEY = "image.uploaded"
 SIZE = 1024 * 1024
 # Seconds a 1 MiB image may take to become active.
 ACTIVE_TIMEOUT = 60
@@ -41,6 +42,7 @@ def upload(ctx: Context) -> str:
             f"{name}: downloaded {len(data)} bytes, sha256 {actual[:16]}…; "
             f"uploaded {SIZE} bytes, sha256 {expected[:16]}…"
         )
+    ctx.scratch[UPLOADED_KEY] = image
     return f"{name}: 1 MiB raw, active after {active:.1f}s, downloaded sha256 {expected[:16]}… matches"
 
 

@@ -32,6 +32,9 @@ S3 = "object/s3"
 TEMPURL = "object/tempurl"
 SLO = "object/slo"
 DELETE = "object/delete"
+GLANCE_STORE = "object/glance-store"
+# Where the glance role puts images when Swift is on (roles/glance: glance_swift_container).
+GLANCE_CONTAINER = "glance"
 
 MIB = 1024 * 1024
 OBJECT_SIZE = 10 * MIB
@@ -328,6 +331,41 @@ def slo(ctx: Context) -> str:
     return f"{segments}/whole from {len(parts)} segments ({len(whole)} bytes) reads back whole"
 
 
+def glance_store(ctx: Context) -> str:
+    """image/upload's image is in Glance's swift store: an object of its size named after it in
+    the glance service user's container, read with that user's credentials."""
+    from keystoneauth1 import session as ks_session  # noqa: PLC0415
+    from keystoneauth1.identity import v3  # noqa: PLC0415
+    from swiftclient.client import Connection  # noqa: PLC0415
+    from swiftclient.exceptions import ClientException  # noqa: PLC0415
+
+    from tenrec.verify.image import UPLOADED_KEY  # noqa: PLC0415
+
+    image = ctx.conn.image.get_image(ctx.scratch[UPLOADED_KEY].id)
+    stores = str(getattr(image, "stores", None) or image.properties.get("stores", ""))
+    if "swift" not in stores.split(","):
+        raise CheckFailed(f"image {image.name} is in store(s) {stores or 'none'}, not swift")
+    secrets = _secrets(ctx)
+    auth = v3.Password(
+        auth_url=ctx.conn.config.get_auth_args()["auth_url"],
+        username="glance",
+        password=secrets["service_glance_password"],
+        project_name="service",
+        user_domain_id="default",
+        project_domain_id="default",
+    )
+    options = {"service_type": "object-store", "interface": ctx.conn.config.get_interface() or "public"}
+    swift = Connection(session=ks_session.Session(auth=auth), os_options=options, retries=1)
+    try:
+        headers = swift.head_object(GLANCE_CONTAINER, image.id)
+    except ClientException as error:
+        raise CheckFailed(f"no object {GLANCE_CONTAINER}/{image.id} in glance's account: {error}") from error
+    size = int(headers.get("content-length", -1))
+    if size != image.size:
+        raise CheckFailed(f"{GLANCE_CONTAINER}/{image.id} holds {size} bytes; the image has {image.size}")
+    return f"image {image.name}: store swift, object {GLANCE_CONTAINER}/{image.id} ({size} bytes) in glance's account"
+
+
 def delete(ctx: Context) -> str:
     from swiftclient.exceptions import ClientException  # noqa: PLC0415
 
@@ -360,5 +398,6 @@ FAMILY = Family(
         Check(TEMPURL, SERVICE, tempurl, needs=(PUT_GET,)),
         Check(SLO, SERVICE, slo, needs=(INFO,)),
         Check(DELETE, SERVICE, delete, needs=(PUT_GET,)),
+        Check(GLANCE_STORE, SERVICE, glance_store, needs=(INFO, "image/upload")),
     ),
 )
