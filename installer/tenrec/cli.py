@@ -149,15 +149,32 @@ def deploy_failure(result: RunResult) -> Exit:
     return Exit.FAILED
 
 
+def grow_default_lab(path: Path, args: argparse.Namespace) -> int:
+    """--computes/--storage on the lab's own config: the lab gains the nodes first (lab up)."""
+    recorded = Lab(DEFAULT_LAB).recorded()
+    if path != LabPaths.named(DEFAULT_LAB).config or recorded is None:
+        return Exit.OK
+    spec = LabSpec(**recorded["spec"])
+    wanted = LabSpec(spec.name, spec.topology, args.computes or spec.computes, args.storage or spec.storage)
+    if wanted == spec:
+        return Exit.OK
+    console.print(f"The lab grows to {wanted.computes} compute and {wanted.storage} storage node(s).")
+    return lab_up(DEFAULT_LAB, wanted)
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     try:
         path = resolve_config(args.config)
     except NoConfig:
         console.print(f"No config given: deploying onto the lab ({args.topology}) on this machine.")
-        rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes, args.storage))
+        rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes or 1, args.storage or 1))
         if rc != Exit.OK:
             return rc
         path = LabPaths.named(DEFAULT_LAB).config
+    else:
+        rc = grow_default_lab(path, args)
+        if rc != Exit.OK:
+            return rc
     config = load(path)
     only, limit = parse_list(args.only), parse_list(args.limit)
     problems = check_only(only, config) + check_limit(limit, config)
@@ -368,8 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
     )
-    deploy.add_argument("--computes", type=int, default=1, help="compute nodes of that lab (multinode)")
-    deploy.add_argument("--storage", type=int, default=1, help="storage nodes of that lab (multinode)")
+    deploy.add_argument(
+        "--computes", type=int, help="compute nodes of that lab (multinode, default 1); more grow an existing lab"
+    )
+    deploy.add_argument(
+        "--storage", type=int, help="storage nodes of that lab (multinode, default 1); more grow an existing lab"
+    )
     deploy.add_argument(
         "--only",
         metavar="SERVICE[,SERVICE]",

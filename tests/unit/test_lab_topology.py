@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from tenrec.config.load import validate
 from tenrec.lab.lab import lab_config
-from tenrec.lab.topology import LabSpec, NetworkInfo, place_nodes
+from tenrec.lab.topology import LabSpec, NetworkInfo, grows, place_nodes
 
 NETWORKS = [
     NetworkInfo("management", "tenrec-t-mana", "10.89.4.0/24", "10.89.4.1"),
@@ -49,3 +50,12 @@ def test_lab_config_passes_validation(topology):
     assert model is not None and model.ssh.verify_host_keys is False
     assert model.options.ntp_servers == []
     assert model.networks.external is not None and model.networks.external.interface == "eth2"
+
+
+def test_a_lab_may_only_grow_compute_and_storage_nodes():
+    recorded = asdict(LabSpec("lab", "multinode", computes=2, storage=2))
+    assert grows(recorded, LabSpec("lab", "multinode", computes=2, storage=2))
+    assert grows(recorded, LabSpec("lab", "multinode", computes=2, storage=3))
+    assert grows(recorded, LabSpec("lab", "multinode", computes=3, storage=2))
+    assert not grows(recorded, LabSpec("lab", "multinode", computes=2, storage=1))
+    assert not grows(recorded, LabSpec("lab", "aio"))

@@ -17,7 +17,7 @@ from tenrec.lab import nfs
 from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import Step, ensure_image
 from tenrec.lab.provider import NodeProvider, NodeStatus, PodmanProvider
-from tenrec.lab.topology import EXTERNAL_BRIDGE, NETWORKS, LabSpec, NetworkInfo, NodeSpec, place_nodes
+from tenrec.lab.topology import EXTERNAL_BRIDGE, NETWORKS, LabSpec, NetworkInfo, NodeSpec, grows, place_nodes
 from tenrec.paths import cache_dir, tenrec_home
 from tenrec.ssh import SshTarget, wait_for_ssh
 
@@ -197,13 +197,16 @@ class Lab:
         recorded: dict[str, Any] | None,
         step: Step,
     ) -> list[LabNode]:
-        if recorded is None or recorded["spec"] != asdict(spec):
+        if recorded is None or not grows(recorded["spec"], spec):
             was = f"{recorded['spec']['topology']}" if recorded else "unknown"
             raise LabHostError(
                 f"lab '{self.name}' already exists (topology {was}); run `tenrec lab down` first "
-                "or pick another name with --name"
+                "or pick another name with --name (a lab may only gain compute and storage nodes)"
             )
         nodes = [NodeSpec(n["name"], tuple(n["roles"]), n["host_number"], n["addresses"]) for n in recorded["nodes"]]
+        if recorded["spec"] != asdict(spec):
+            nodes += self._add_nodes(spec, provider, nodes, recorded, step)
+            existing = provider.nodes(self.name)
         states = {n.name: n.state for n in existing}
         for node in nodes:
             if node.name not in states:
@@ -214,6 +217,27 @@ class Lab:
             else:
                 provider.refresh_node(self.name, node.name)
         return self._wait(nodes, step)
+
+    def _add_nodes(
+        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], recorded: dict[str, Any], step: Step
+    ) -> list[NodeSpec]:
+        """The nodes spec has and the lab lacks, created on its networks; the state and config rewritten."""
+        networks = [NetworkInfo(**n) for n in recorded["networks"]]
+        known = {node.name for node in nodes}
+        added = place_nodes([node for node in spec.nodes() if node.name not in known], networks)
+        step(f"adding {len(added)} node(s): {', '.join(node.name for node in added)}")
+        dns = next(n.gateway for n in networks if n.purpose == "management")
+        for node in added:
+            provider.create_node(
+                self.name,
+                node,
+                spec.networks(),
+                self.paths.authorized_keys,
+                dns=dns,
+                shared_dirs=shared_dirs(node, self.paths),
+            )
+        self._write_state(spec, nodes + added, networks)
+        return added
 
     def restart(self, step: Step) -> list[LabNode]:
         """Reboot every node at once (as a power cycle of the machines would), then wait for SSH."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import netaddr
 
@@ -60,6 +60,17 @@ class LabSpec:
         nodes += [NodeSpec(f"cmp{i}", ("compute",), 30 + i) for i in range(1, self.computes + 1)]
         nodes += [NodeSpec(f"sto{i}", ("storage",), 40 + i) for i in range(1, self.storage + 1)]
         return nodes
+
+
+def grows(recorded: dict[str, Any], spec: LabSpec) -> bool:
+    """Whether spec is the recorded lab, or it with more compute or storage nodes."""
+    wanted = asdict(spec)
+    same = {key: value for key, value in recorded.items() if key not in ("computes", "storage")}
+    return (
+        same == {key: value for key, value in wanted.items() if key not in ("computes", "storage")}
+        and wanted["computes"] >= recorded.get("computes", 1)
+        and wanted["storage"] >= recorded.get("storage", 1)
+    )
 
 
 def place_nodes(nodes: list[NodeSpec], networks: list[NetworkInfo]) -> list[NodeSpec]:
