@@ -7,6 +7,7 @@ The steps depend on each other, so they are one ordered test module sharing a la
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -309,6 +310,19 @@ def test_services_run_from_release_venvs(lab, config):
         assert (conf.user, conf.group, conf.mode) == ("root", service, 0o750)
 
 
+def test_swift_rings_are_kept_beside_the_config(lab, config):
+    """The rings are state on the deploy host (0700 directory), and every Swift node has them."""
+    rings = StateDir.for_config(lab.config).root / "swift"
+    assert rings.stat().st_mode & 0o777 == 0o700
+    for ring in ("account", "container", "object"):
+        assert (rings / f"{ring}.builder").is_file() and (rings / f"{ring}.ring.gz").is_file()
+    digest = hashlib.md5((rings / "object.ring.gz").read_bytes(), usedforsecurity=False).hexdigest()
+    for node in config["nodes"]:
+        if {"controller", "storage"} & set(node["roles"]):
+            held = node_host(lab, config, node["name"]).check_output("md5sum /etc/swift/object.ring.gz").split()[0]
+            assert held == digest, node["name"]
+
+
 def test_operator_credentials_on_the_deploy_host(lab):
     state = StateDir.for_config(lab.config)
     for name in ("clouds.yaml", "admin-openrc.sh"):
@@ -323,7 +337,7 @@ def test_openstack_cli_on_the_controller(lab, config):
     assert len(controller.check_output("openstack --os-cloud tenrec token issue -f value -c id")) > 100
     endpoints = json.loads(controller.check_output("openstack --os-cloud tenrec endpoint list -f json"))
     found = {(e["Service Type"], e["Interface"]) for e in endpoints}
-    kinds = ("identity", "image", "placement", "network", "compute", "volumev3", "block-storage")
+    kinds = ("identity", "image", "placement", "network", "compute", "volumev3", "block-storage", "object-store")
     expected = {(t, i) for t in kinds for i in ("public", "internal", "admin")}
     assert found == expected
 
