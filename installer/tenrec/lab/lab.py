@@ -173,16 +173,7 @@ class Lab:
             networks = [provider.create_network(self.name, net) for net in spec.networks()]
             nodes = place_nodes(spec.nodes(), networks)
             step(f"creating {len(nodes)} node(s)")
-            dns = next(n.gateway for n in networks if n.purpose == "management")
-            for node in nodes:
-                provider.create_node(
-                    self.name,
-                    node,
-                    spec.networks(),
-                    self.paths.authorized_keys,
-                    dns=dns,
-                    shared_dirs=shared_dirs(node, self.paths),
-                )
+            self._create_nodes(spec, provider, nodes, networks)
         except BaseException:
             provider.destroy(self.name)  # no half-made lab
             raise
@@ -218,16 +209,11 @@ class Lab:
                 provider.refresh_node(self.name, node.name)
         return self._wait(nodes, step)
 
-    def _add_nodes(
-        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], recorded: dict[str, Any], step: Step
-    ) -> list[NodeSpec]:
-        """The nodes spec has and the lab lacks, created on its networks; the state and config rewritten."""
-        networks = [NetworkInfo(**n) for n in recorded["networks"]]
-        known = {node.name for node in nodes}
-        added = place_nodes([node for node in spec.nodes() if node.name not in known], networks)
-        step(f"adding {len(added)} node(s): {', '.join(node.name for node in added)}")
+    def _create_nodes(
+        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], networks: list[NetworkInfo]
+    ) -> None:
         dns = next(n.gateway for n in networks if n.purpose == "management")
-        for node in added:
+        for node in nodes:
             provider.create_node(
                 self.name,
                 node,
@@ -236,6 +222,16 @@ class Lab:
                 dns=dns,
                 shared_dirs=shared_dirs(node, self.paths),
             )
+
+    def _add_nodes(
+        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], recorded: dict[str, Any], step: Step
+    ) -> list[NodeSpec]:
+        """The nodes spec has and the lab lacks, created on its networks; the state and config rewritten."""
+        networks = [NetworkInfo(**n) for n in recorded["networks"]]
+        known = {node.name for node in nodes}
+        added = place_nodes([node for node in spec.nodes() if node.name not in known], networks)
+        step(f"adding {len(added)} node(s): {', '.join(node.name for node in added)}")
+        self._create_nodes(spec, provider, added, networks)
         self._write_state(spec, nodes + added, networks)
         return added
 
