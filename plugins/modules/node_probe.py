@@ -13,6 +13,8 @@ description:
     device-mapper, LIO target, iSCSI initiator).
   - Resolves each C(auto) option to what the node supports and reports, instead of
     failing, every requirement the node misses, so a caller can show them all at once.
+  - First waits (up to O(leftover_timeout)) for Ansible steps an earlier, killed run left
+    running on the node, so that nothing this run starts races them.
   - Changes nothing on the node.
 version_added: "0.1.0"
 author: tenrec developers
@@ -69,6 +71,13 @@ options:
     description: Free space the node needs under /var/lib, in GiB.
     type: int
     default: 0
+  leftover_timeout:
+    description:
+      - Seconds to wait for Ansible steps of another run still running on the node (a killed
+        deploy's module goes on to its end). C(0) only reports them. Steps still running
+        after the wait are a problem.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -95,6 +104,7 @@ import socket
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.tenrec.cloud.plugins.module_utils import leftover_steps
 from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import KvmProbeResult, probe_kvm
 
 SUPPORTED_DISTRIBUTION = ("debian", "12")
@@ -270,10 +280,12 @@ def main():
             "iscsi_target": {"type": "str", "choices": ["auto", "tgt", "lio"], "default": "auto"},
             "min_memory_mb": {"type": "int", "default": 0},
             "min_disk_gb": {"type": "int", "default": 0},
+            "leftover_timeout": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
     params = module.params
+    leftovers = leftover_steps.wait(params["leftover_timeout"])
     roles = params["roles"]
     dist_id, dist_version, pretty = os_release()
     flags = cpu_flags()
@@ -297,9 +309,16 @@ def main():
         "kvm_reason": kvm.reason,
         "kernel_features": features,
         "addresses": local_addresses(),
+        "leftover_steps": leftovers,
     }
 
     problems = []
+    if leftovers["still_running"]:
+        steps = "; ".join(f"pid {pid}: {what}" for pid, what in leftovers["still_running"].items())
+        problems.append(
+            f"steps an earlier run left running have not ended within {params['leftover_timeout']} s ({steps}); "
+            "wait for them or stop them (kill PID), then deploy again"
+        )
     if (dist_id, dist_version.split(".")[0]) != SUPPORTED_DISTRIBUTION:
         problems.append(f"runs {pretty or dist_id + ' ' + dist_version}; tenrec supports Debian 12 (bookworm)")
     if facts["pid1"] != "systemd":

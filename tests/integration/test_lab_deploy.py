@@ -77,6 +77,14 @@ def deploy_summary(lab: LabPaths) -> dict:
     return json.loads((state.logs / "deploy-last.json").read_text())
 
 
+def failed_deploy(lab: LabPaths, result: subprocess.CompletedProcess[str]) -> str:
+    """Its failures first (CI keeps only part of a long message), then the output's end."""
+    with contextlib.suppress(OSError, ValueError):
+        failures = deploy_summary(lab)["failures"]
+        return f"failures: {json.dumps(failures, indent=1)}\n" + (result.stdout + result.stderr)[-3000:]
+    return (result.stdout + result.stderr)[-3000:]
+
+
 def test_lab_gives_four_systemd_nodes_over_ssh(lab, config):
     assert [n["name"] for n in config["nodes"]] == ["ctl1", "net1", "cmp1", "sto1"]
     for node in config["nodes"]:
@@ -193,7 +201,7 @@ def test_a_deploy_killed_while_configuring_a_service_is_reported_by_the_next(lab
 def test_first_deploy_succeeds(lab):
     """Finishes what the killed runs left, and says that the last one did not finish."""
     result = tenrec("deploy", "-c", str(lab.config))
-    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert result.returncode == Exit.OK, failed_deploy(lab, result)
     flat = " ".join(result.stderr.split())
     assert "did not finish (killed, or this machine went down): it stopped in play" in flat, flat[-2000:]
     assert "task 'Lay down the user, directories, venv, config and units of" in flat
@@ -207,7 +215,7 @@ def test_first_deploy_succeeds(lab):
 
 def test_second_deploy_changes_nothing(lab):
     result = tenrec("deploy", "-c", str(lab.config))
-    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert result.returncode == Exit.OK, failed_deploy(lab, result)
     summary = deploy_summary(lab)
     changed = {host: stats["changed"] for host, stats in summary["stats"].items()}
     assert changed == {"ctl1": 0, "net1": 0, "cmp1": 0, "sto1": 0}
@@ -460,7 +468,7 @@ def test_a_drifted_node_is_put_back(lab, config):
     hosts = controller.file("/etc/hosts").content_string
     controller.check_output("sed -i 's/ cmp1$/ cmp1-typo/' /etc/hosts")
     result = tenrec("deploy", "-c", str(lab.config))
-    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert result.returncode == Exit.OK, failed_deploy(lab, result)
     summary = deploy_summary(lab)
     assert summary["stats"]["cmp1"]["changed"] > 0
     assert summary["stats"]["ctl1"]["changed"] > 0
