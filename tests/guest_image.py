@@ -308,6 +308,9 @@ def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
 # Tempest's guest: an SSH server (Debian's dropbear) that takes the keypair from the metadata
 # service, and the few commands Tempest's scenario tests run over SSH that busybox lacks.
 SSH_PACKAGES = ("dropbear-bin",)
+# Single programs of bigger packages: Tempest counts the guest's disks with `lsblk -lb --nodeps`
+# (util-linux's whole set would shadow busybox's applets).
+SSH_PROGRAMS = {"util-linux": ("bin/lsblk",)}
 SSH_SHIMS = {
     # Tempest runs its commands with sudo; the guest's only user is root.
     "usr/bin/sudo": '#!/bin/sh\nexec "$@"\n',
@@ -373,7 +376,9 @@ def tempest_script() -> str:
 
 def build_tempest_guest(cache_dir: Path = CACHE_DIR) -> GuestImage:
     """Tempest's guest, built once (cached like any other)."""
-    return build_guest(tempest_script(), files=SSH_SHIMS, packages=SSH_PACKAGES, cache_dir=cache_dir)
+    return build_guest(
+        tempest_script(), files=SSH_SHIMS, packages=SSH_PACKAGES, programs=SSH_PROGRAMS, cache_dir=cache_dir
+    )
 
 
 # --- apt / dpkg ---------------------------------------------------------------------------
@@ -568,16 +573,21 @@ PROGRAM_DIRS = ("bin/", "sbin/", "usr/bin/", "usr/sbin/")
 LIBRARY_PATH = re.compile(r"^(usr/)?lib(64|/x86_64-linux-gnu)/[^/]*(\.so[.0-9]*|ld-linux[^/]*)$")
 
 
-def _package_entries(deb: Path, programs: bool) -> list[tuple[str, bytes | str]]:
-    """(path, content) of a package's libraries (and programs when asked); a str content is a
-    symlink's target. Paths are as in the package (Debian 12 keeps libraries under /lib)."""
+def _package_entries(deb: Path, programs: bool | tuple[str, ...]) -> list[tuple[str, bytes | str]]:
+    """(path, content) of a package's libraries (and programs when asked: all, or the paths
+    given); a str content is a symlink's target. Paths are as in the package (Debian 12 keeps
+    libraries under /lib)."""
     entries: list[tuple[str, bytes | str]] = []
     with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             for member in tar:
                 name = member.name.removeprefix("./")
-                take = LIBRARY_PATH.match(name) or (programs and name.startswith(PROGRAM_DIRS))
+                if isinstance(programs, tuple):
+                    program = name in programs
+                else:
+                    program = programs and name.startswith(PROGRAM_DIRS)
+                take = LIBRARY_PATH.match(name) or program
                 if not take or not (member.isfile() or member.issym()):
                     continue
                 if member.issym():
@@ -668,6 +678,7 @@ def build_guest(
     files: Mapping[str, str | bytes] | None = None,
     cache_dir: Path = CACHE_DIR,
     packages: Iterable[str] = (),
+    programs: Mapping[str, Iterable[str]] | None = None,
 ) -> GuestImage:
     """Build (or reuse from the cache) a kernel and initramfs whose /init runs SCRIPT.
 
@@ -677,6 +688,8 @@ def build_guest(
     files:   extra files for the initramfs, path -> content (made executable).
     packages: Debian packages whose programs (with the shared libraries of everything they
              depend on, glibc's loader included) go into the initramfs, e.g. dropbear-bin.
+    programs: package -> the only programs of it to take (paths as in the package), with the
+             shared libraries it depends on, e.g. {"util-linux": ["bin/lsblk"]}.
     """
     modules = tuple(modules)
     extra = {path: (data.encode() if isinstance(data, str) else data) for path, data in (files or {}).items()}
@@ -685,7 +698,8 @@ def build_guest(
     kernel_package = _kernel_package()
     versions = {kernel_package: _candidate(kernel_package), BUSYBOX_PACKAGE: _candidate(BUSYBOX_PACKAGE)}
     requested = tuple(packages)
-    closure = _package_closure(requested)
+    chosen = {name: tuple(paths) for name, paths in (programs or {}).items()}
+    closure = _package_closure(requested + tuple(chosen))
     versions |= {name: _candidate(name) for name in closure}
 
     key_source = json.dumps(
@@ -699,6 +713,7 @@ def build_guest(
             "modules": modules,
             "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(extra.items())},
             "requested": requested,
+            "programs": chosen,
         },
         sort_keys=True,
     )
@@ -714,7 +729,8 @@ def build_guest(
     busybox = _deb_scan(busybox_deb, "bin/busybox".__eq__)[1]["bin/busybox"]
     packaged: list[tuple[str, bytes | str]] = []
     for name in closure:
-        packaged += _package_entries(_download(name, versions[name], cache_dir), programs=name in requested)
+        wanted = chosen.get(name, name in requested)
+        packaged += _package_entries(_download(name, versions[name], cache_dir), programs=wanted)
     init = (
         PRELUDE.format(
             modules=" ".join(name.removesuffix(".ko") for name, _ in module_files) or "no modules",

@@ -99,13 +99,14 @@ options:
     type: dict
     default: {}
   files:
-    description: Files to write. Either C(content) or C(copy_from) (a path on the node).
+    description: Files to write. One of C(content), C(content_b64) or C(copy_from) (a path on the node).
     type: list
     elements: dict
     default: []
     suboptions:
       dest: {type: path, required: true, description: The file.}
       content: {type: str, no_log: true, description: Its text.}
+      content_b64: {type: str, description: Its bytes, base64-encoded (binary files).}
       copy_from: {type: path, description: A file on the node to copy (read after the venvs are in place).}
       owner: {type: str, default: root, description: Owner.}
       group: {type: str, default: root, description: Group.}
@@ -500,6 +501,8 @@ class Installer:
                     self.module.fail_json(
                         msg=f"{spec['copy_from']} (for {dest}) does not exist", changed_files=self.changed
                     )
+            elif spec.get("content_b64"):
+                data = base64.b64decode(spec["content_b64"])
             else:
                 data = (spec.get("content") or "").encode()
             if self.read(dest) != data:
@@ -632,6 +635,7 @@ def main() -> None:
                 "options": {
                     "dest": {"type": "path", "required": True},
                     "content": {"type": "str", "no_log": True},
+                    "content_b64": {"type": "str"},
                     "copy_from": {"type": "path"},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
@@ -642,7 +646,7 @@ def main() -> None:
                     "keep_owner": {"type": "bool", "default": False},
                     "stop_first": {"type": "list", "elements": "str", "default": []},
                 },
-                "mutually_exclusive": [["content", "copy_from"]],
+                "mutually_exclusive": [["content", "content_b64", "copy_from"]],
             },
             "blocks": {
                 "type": "list",

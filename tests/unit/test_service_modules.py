@@ -26,6 +26,9 @@ def run_module(tmp_path, module, args, check=False):
     return result["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
+RING = bytes(range(256)) * 4  # binary content, as Swift's gzipped rings
+
+
 def layout(root):
     return {
         "directories": [{"path": str(root / "etc"), "mode": "0750"}],
@@ -33,6 +36,7 @@ def layout(root):
             {"dest": str(root / "etc/a.conf"), "content": "secret = hunter2\n", "mode": "0640"},
             {"dest": str(root / "etc/unit.txt"), "content": "unit\n", "restart": False},
             {"dest": str(root / "etc/copy.txt"), "copy_from": str(root / "source.txt")},
+            {"dest": str(root / "etc/ring.gz"), "content_b64": base64.b64encode(RING).decode(), "restart": False},
         ],
         "links": [{"src": "etc/a.conf", "dest": str(root / "link")}],
         "restart_mark": str(root / "restart"),
@@ -54,6 +58,7 @@ def test_service_install_lays_down_repairs_and_stays_quiet(tmp_path):
     assert stat.S_IMODE((root / "etc/a.conf").stat().st_mode) == 0o640
     assert stat.S_IMODE((root / "etc").stat().st_mode) == 0o750
     assert (root / "etc/copy.txt").read_text() == "from the venv\n"
+    assert (root / "etc/ring.gz").read_bytes() == RING
     assert os.readlink(root / "link") == "etc/a.conf"
     assert not (root / "etc/stale.old").exists()
     assert (root / "restart").exists(), "a changed config leaves the restart mark"
