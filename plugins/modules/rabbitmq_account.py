@@ -34,6 +34,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.amqp import logs_in
@@ -58,6 +59,9 @@ def account_definitions(name: str, password: str, vhost: str, permissions: list[
         "vhosts": [{"name": vhost}],
         "permissions": [{"user": name, "vhost": vhost, "configure": configure, "write": write, "read": read}],
     }
+
+
+LOGIN_WAIT = 60  # seconds the new account has to log in after the import
 
 
 def main() -> None:
@@ -88,7 +92,13 @@ def main() -> None:
     if rc != 0:
         module.fail_json(msg=f"rabbitmqctl import_definitions failed (rc {rc}): {(err or out).strip()[-400:]}")
     actions = [f"set user {p['name']}, its password and its permissions on vhost {p['vhost']}"]
+    # A broker starved of CPU (every node installing at once on a small host) has been seen
+    # to accept its next connection 12 s after the import: ask again for a while.
+    deadline = time.monotonic() + LOGIN_WAIT
     problem = logs_in(p["host"], p["port"], p["name"], p["password"], p["vhost"])
+    while problem is not None and time.monotonic() < deadline:
+        time.sleep(1)
+        problem = logs_in(p["host"], p["port"], p["name"], p["password"], p["vhost"])
     if problem is not None:
         module.fail_json(msg=f"{p['name']} still cannot log in after {', '.join(actions)}: {problem}")
     module.exit_json(changed=True, actions=actions)

@@ -11,7 +11,7 @@ description:
     devices), formatted XFS with the device's name as label when it holds no filesystem yet,
     written to C(/etc/fstab) (a block device by its label, a file loop-mounted), mounted at
     O(root)/NAME and owned by O(owner).
-  - Never formats over a filesystem: a device that holds another filesystem, or XFS with
+  - Never formats over a filesystem; a device that holds another filesystem, or XFS with
     another label, fails with the device named.
   - A sparse file is made at O(loop_size_gb) when it is missing; an existing one keeps its
     size (shrinking it would destroy the filesystem on it).
