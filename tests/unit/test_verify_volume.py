@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from tenrec.verify.core import CheckFailed
-from tenrec.verify.volume import compare_image, console_markers, judge_services
+from tenrec.verify.volume import compare_image, console_markers, expected_digest, judge_services
 
 PAYLOAD = bytes(range(256)) * 4
 
@@ -26,6 +28,29 @@ def test_services_missing_or_down_are_named():
     with pytest.raises(CheckFailed) as failed:
         judge_services(found, ["ctl1"], ["sto1", "sto2"])
     assert str(failed.value) == "no cinder-volume on sto2; cinder-volume on sto1@nfs is down"
+
+
+def test_with_backup_every_storage_node_needs_cinder_backup():
+    found = [
+        ("cinder-scheduler", "ctl1", True),
+        ("cinder-volume", "sto1@nfs", True),
+        ("cinder-volume", "sto2@nfs", True),
+        ("cinder-backup", "sto1", True),
+    ]
+    with pytest.raises(CheckFailed) as failed:
+        judge_services(found, ["ctl1"], ["sto1", "sto2"], backup=True)
+    assert str(failed.value) == "no cinder-backup on sto2"
+    assert "cinder-backup: sto1, sto2" in judge_services(
+        [*found, ("cinder-backup", "sto2", True)], ["ctl1"], ["sto1", "sto2"], backup=True
+    )
+    # Without Swift nobody asks for cinder-backup.
+    assert "no cinder-backup" not in judge_services(found, ["ctl1"], ["sto1", "sto2"])
+
+
+def test_expected_digest_is_the_payload_then_zeros():
+    size = 3 * 1024 * 1024 + 5
+    assert expected_digest(PAYLOAD, size) == hashlib.sha256(PAYLOAD + bytes(size - len(PAYLOAD))).hexdigest()
+    assert expected_digest(PAYLOAD, len(PAYLOAD)) == hashlib.sha256(PAYLOAD).hexdigest()
 
 
 def test_an_image_equal_to_the_payload_then_zeros_passes():

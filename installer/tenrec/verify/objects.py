@@ -88,7 +88,7 @@ def temp_url_signature(key: str, method: str, expires: int, path: str) -> str:
     return hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
-def _swift(ctx: Context) -> Any:
+def swift_client(ctx: Context) -> Any:
     if SWIFT_KEY not in ctx.scratch:
         from swiftclient.client import Connection  # noqa: PLC0415
 
@@ -103,7 +103,7 @@ def _swift(ctx: Context) -> Any:
 
 
 def _proxy(ctx: Context) -> Proxy:
-    url, _token = _swift(ctx).get_auth()
+    url, _token = swift_client(ctx).get_auth()
     return split_storage_url(url)
 
 
@@ -142,7 +142,7 @@ def info(ctx: Context) -> str:
 
 
 def _container(ctx: Context, kind: str) -> str:
-    swift = _swift(ctx)
+    swift = swift_client(ctx)
     name = ctx.resource_name(kind)
     swift.put_container(name)
 
@@ -165,7 +165,7 @@ def _container(ctx: Context, kind: str) -> str:
 
 
 def put_get(ctx: Context) -> str:
-    swift = _swift(ctx)
+    swift = swift_client(ctx)
     container = _container(ctx, "objects")
     payload = os.urandom(OBJECT_SIZE)
     started = time.monotonic()
@@ -222,7 +222,7 @@ def replicas(ctx: Context) -> str:
 
 def listing(ctx: Context) -> str:
     container = ctx.scratch[CONTAINER_KEY]
-    _headers, found = _swift(ctx).get_container(container)
+    _headers, found = swift_client(ctx).get_container(container)
     entries = {item["name"]: item for item in found}
     entry = entries.get(OBJECT_NAME)
     if entry is None or entry.get("bytes") != OBJECT_SIZE:
@@ -271,7 +271,7 @@ def s3(ctx: Context) -> str:
         raise CheckFailed(f"S3 GET {container}/{OBJECT_NAME}: {len(body)} bytes that differ from what Swift stored")
     written = os.urandom(MIB)
     client.put_object(Bucket=container, Key="through-s3", Body=written)
-    _headers, back = _swift(ctx).get_object(container, "through-s3")
+    _headers, back = swift_client(ctx).get_object(container, "through-s3")
     if back != written:
         raise CheckFailed(f"{container}/through-s3, written through S3, reads back {len(back)} other bytes via Swift")
     return (
@@ -281,7 +281,7 @@ def s3(ctx: Context) -> str:
 
 
 def tempurl(ctx: Context) -> str:
-    swift = _swift(ctx)
+    swift = swift_client(ctx)
     proxy = _proxy(ctx)
     container, payload = ctx.scratch[CONTAINER_KEY], ctx.scratch[PAYLOAD_KEY]
     key = os.urandom(16).hex()
@@ -313,7 +313,7 @@ def tempurl(ctx: Context) -> str:
 def slo(ctx: Context) -> str:
     import json  # noqa: PLC0415
 
-    swift = _swift(ctx)
+    swift = swift_client(ctx)
     segments = _container(ctx, "slo")
     parts = [os.urandom(MIB), os.urandom(MIB), os.urandom(MIB // 2)]
     manifest = []
@@ -369,7 +369,7 @@ def glance_store(ctx: Context) -> str:
 def delete(ctx: Context) -> str:
     from swiftclient.exceptions import ClientException  # noqa: PLC0415
 
-    swift = _swift(ctx)
+    swift = swift_client(ctx)
     ours = [step for step in ctx.cleanups if step.service == SERVICE and step.description.startswith("container ")]
     names = [step.description.split(" ", 1)[1] for step in ours]
     for step in reversed(ours):

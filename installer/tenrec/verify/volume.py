@@ -2,7 +2,9 @@
 
 The lifecycle rows work on volumes alone: create 1 GiB, extend to 2 GiB, snapshot, a volume
 from the snapshot, a volume from an image and that volume uploaded to an image again (its
-bytes compared with the first image's), then everything deleted. volume/attach needs the
+bytes compared with the first image's); with Swift on, a backup of that volume (its objects
+counted in the owner's Swift account) restored to a new volume whose whole content is compared
+on the storage node's disk; then everything deleted. volume/attach needs the
 guest compute/boot started (it sits among the compute rows, judged as cinder's): a new
 volume is attached to it, the guest writes a marker to the raw disk (guest_image.py
 volume_script), the marker is read on the storage node's disk, and the volume is detached
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
+from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, one_line
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import host_is, node_names, node_output
 
@@ -32,16 +34,22 @@ SNAPSHOT = "volume/snapshot"
 FROM_SNAPSHOT = "volume/from-snapshot"
 FROM_IMAGE = "volume/from-image"
 TO_IMAGE = "volume/to-image"
+BACKUP = "volume/backup"
+RESTORE = "volume/restore"
 DELETE = "volume/delete"
 ATTACH = "volume/attach"
 
 CONTROLLER_BINARIES = ("cinder-scheduler",)
 STORAGE_BINARY = "cinder-volume"
+# With Swift on, on every storage node (roles/cinder: cinder_backup_units).
+BACKUP_BINARY = "cinder-backup"
 GIB = 1024**3
 IMAGE_SIZE = 1024 * 1024
 # Seconds: a volume or snapshot to become available (from an image: a download and a write);
-# its deletion; an attach or detach; the guest's console line after an attach.
+# a backup or restore of 1 GiB (read, hashed and compressed in 50 MiB objects); its deletion;
+# an attach or detach; the guest's console line after an attach.
 AVAILABLE_TIMEOUT = 180
+BACKUP_TIMEOUT = 300
 DELETE_TIMEOUT = 120
 ATTACH_TIMEOUT = 120
 CONSOLE_TIMEOUT = 90
@@ -50,6 +58,8 @@ INTERVAL = 2
 VOLUME_KEY = "volume.volume"
 SNAPSHOT_KEY = "volume.snapshot"
 FROM_IMAGE_KEY = "volume.from-image"
+BACKUP_KEY = "volume.backup"
+RESTORED_KEY = "volume.restored"
 IMAGE_KEY = "volume.image-payload"
 # compute/boot leaves these for the second server of volume/attach.
 MARKER_LINE = re.compile(r"tenrec-volume: (?P<device>/\S+) (?P<what>wrote|holds) (?P<marker>tenrec-volume-marker:\S+)")
@@ -59,13 +69,16 @@ WRITE_FAILED = re.compile(r"tenrec-volume: (?P<device>/\S+) write failed")
 # --- services -------------------------------------------------------------------------------
 
 
-def judge_services(found: Sequence[tuple[str, str, bool]], controllers: Sequence[str], storage: Sequence[str]) -> str:
+def judge_services(
+    found: Sequence[tuple[str, str, bool]], controllers: Sequence[str], storage: Sequence[str], backup: bool = False
+) -> str:
     """(binary, host, up) of every service: which runs where when all are up, else CheckFailed.
 
-    cinder-volume's host is NODE@BACKEND.
+    cinder-volume's host is NODE@BACKEND; with backup, every storage node runs cinder-backup too.
     """
     wanted = [(binary, node) for binary in CONTROLLER_BINARIES for node in controllers]
-    wanted += [(STORAGE_BINARY, node) for node in storage]
+    storage_binaries = (STORAGE_BINARY, BACKUP_BINARY) if backup else (STORAGE_BINARY,)
+    wanted += [(binary, node) for binary in storage_binaries for node in storage]
     problems = [
         f"no {binary} on {node}"
         for binary, node in wanted
@@ -80,9 +93,17 @@ def judge_services(found: Sequence[tuple[str, str, bool]], controllers: Sequence
     return "; ".join(f"{binary}: {', '.join(sorted(names))}" for binary, names in hosts.items()) + " (all up)"
 
 
+def backup_deployed(ctx: Context, binaries: Sequence[str] = ()) -> bool:
+    """Whether the deploy runs cinder-backup: with Swift on (or, without the config, when one runs)."""
+    if ctx.config is not None:
+        return "swift" in ctx.config.enabled_services()
+    return BACKUP_BINARY in binaries
+
+
 def services(ctx: Context) -> str:
     found = [(str(s.binary), str(s.host), s.state == "up") for s in ctx.conn.block_storage.services()]
-    return judge_services(found, node_names(ctx, "controller"), node_names(ctx, "storage"))
+    backup = backup_deployed(ctx, [binary for binary, _, _ in found])
+    return judge_services(found, node_names(ctx, "controller"), node_names(ctx, "storage"), backup)
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -266,12 +287,132 @@ def to_image(ctx: Context) -> str:
     )
 
 
+def _wait_backup(conn: Any, backup: Any, status: str = "available") -> Any:
+    from openstack import exceptions  # noqa: PLC0415
+
+    try:
+        return conn.block_storage.wait_for_status(
+            backup, status=status, failures=["error"], interval=INTERVAL, wait=BACKUP_TIMEOUT
+        )
+    except exceptions.ResourceFailure as error:
+        now = conn.block_storage.get_backup(backup.id)
+        reason = now.fail_reason or "no reason given"
+        raise CheckFailed(f"backup {backup.name} went to {now.status}: {reason}") from error
+    except exceptions.ResourceTimeout as error:
+        now = conn.block_storage.get_backup(backup.id)
+        raise CheckFailed(
+            f"backup {backup.name} not {status} within {BACKUP_TIMEOUT} s (status {now.status})"
+        ) from error
+
+
+def backup_objects(ctx: Context, container: str, volume_id: str) -> list[dict[str, Any]]:
+    """The objects the Swift driver wrote for backups of the volume (volume_ID/TIMESTAMP/...)."""
+    from swiftclient.exceptions import ClientException  # noqa: PLC0415
+
+    from tenrec.verify.objects import swift_client  # noqa: PLC0415
+
+    try:
+        _headers, found = swift_client(ctx).get_container(container, prefix=f"volume_{volume_id}/", full_listing=True)
+    except ClientException as error:
+        if error.http_status == 404:
+            return []
+        raise
+    return list(found)
+
+
+def backup(ctx: Context) -> str:
+    if not backup_deployed(ctx):
+        raise SkipCheck("Swift is not deployed: cinder-backup runs with Swift, its store")
+    conn = ctx.conn
+    volume = ctx.scratch[FROM_IMAGE_KEY]
+    name = ctx.resource_name("backup")
+    started = time.monotonic()
+    made = conn.block_storage.create_backup(volume_id=volume.id, name=name)
+    backup_id = made.id
+
+    def remove() -> None:  # a no-op once volume/delete has deleted it
+        conn.block_storage.delete_backup(backup_id, ignore_missing=True)
+        conn.block_storage.wait_for_delete(made, interval=INTERVAL, wait=DELETE_TIMEOUT)
+
+    ctx.on_cleanup(f"backup {name} ({backup_id})", remove)
+    done = _wait_backup(conn, made)
+    took = time.monotonic() - started
+    ctx.scratch[BACKUP_KEY] = done
+    objects = backup_objects(ctx, done.container, volume.id)
+    if not objects:
+        raise CheckFailed(f"{name} is available, but container {done.container} holds no object of {volume.name}")
+    if done.object_count and len(objects) < done.object_count:
+        raise CheckFailed(f"{name} says {done.object_count} objects; {done.container} holds {len(objects)}")
+    stored = sum(int(o.get("bytes", 0)) for o in objects)
+    return (
+        f"{name} of {volume.name} ({done.size} GiB) available after {took:.1f}s: "
+        f"{len(objects)} objects, {stored / 1024 / 1024:.1f} MiB compressed, in Swift container {done.container}"
+    )
+
+
+def expected_digest(payload: bytes, size: int) -> str:
+    """sha256 of payload followed by zeros up to size: a volume made from the payload's image."""
+    digest = hashlib.sha256(payload)
+    zeros = bytes(1024 * 1024)
+    left = size - len(payload)
+    while left > 0:
+        digest.update(zeros[: min(left, len(zeros))])
+        left -= len(zeros)
+    return digest.hexdigest()
+
+
+def restore(ctx: Context) -> str:
+    conn = ctx.conn
+    made = ctx.scratch[BACKUP_KEY]
+    source = ctx.scratch[FROM_IMAGE_KEY]
+    payload: bytes = ctx.scratch[IMAGE_KEY]
+    name = ctx.resource_name("restored")
+    started = time.monotonic()
+    result = conn.block_storage.restore_backup(made.id, name=name)
+    volume_id = result.volume_id
+    if not volume_id or volume_id == source.id:
+        raise CheckFailed(f"restoring {made.name} to a new volume answered volume {volume_id!r}")
+    volume = conn.block_storage.get_volume(volume_id)
+
+    def remove() -> None:  # a no-op once volume/delete has deleted it
+        conn.block_storage.delete_volume(volume_id, ignore_missing=True)
+        conn.block_storage.wait_for_delete(volume, interval=INTERVAL, wait=DELETE_TIMEOUT)
+
+    ctx.on_cleanup(f"volume {name} ({volume_id})", remove)
+    volume = _wait_volume(conn, volume, wait=BACKUP_TIMEOUT)
+    ctx.scratch[RESTORED_KEY] = volume
+    took = time.monotonic() - started
+    _wait_backup(conn, made)  # restoring -> available
+    digest, place = on_disk_digest(ctx, volume)
+    if digest is None:
+        compared = f"its bytes not read on a node's disk ({place})"
+    else:
+        wanted = expected_digest(payload, source.size * GIB)
+        if digest != wanted:
+            raise CheckFailed(
+                f"{name}, restored from {made.name}: {place} has sha256 {digest[:16]}…, "
+                f"the source {source.name} {wanted[:16]}… (the image's 1 MiB, then zeros)"
+            )
+        compared = f"{place} holds the source's {source.size} GiB byte for byte (sha256 {digest[:16]}…)"
+    return f"{made.name} restored to {name} after {took:.1f}s; {compared}"
+
+
 def delete(ctx: Context) -> str:
-    """Every volume and the snapshot of these rows deleted, the snapshot first."""
+    """The backup, every volume and the snapshot of these rows deleted, the snapshot first.
+
+    The backup's objects must be gone from Swift with it."""
     conn = ctx.conn
     started = time.monotonic()
-    volumes = [ctx.scratch[key] for key in ("volume.from-snapshot", FROM_IMAGE_KEY) if key in ctx.scratch]
     gone: list[str] = []
+    if BACKUP_KEY in ctx.scratch:
+        made = ctx.scratch[BACKUP_KEY]
+        conn.block_storage.delete_backup(made, ignore_missing=True)
+        _wait_gone(conn.block_storage.get_backup, made)
+        left = backup_objects(ctx, made.container, ctx.scratch[FROM_IMAGE_KEY].id)
+        if left:
+            raise CheckFailed(f"{made.name} is deleted, but {len(left)} of its objects are still in {made.container}")
+        gone.append(f"{made.name} (and its objects)")
+    volumes = [ctx.scratch[key] for key in ("volume.from-snapshot", FROM_IMAGE_KEY, RESTORED_KEY) if key in ctx.scratch]
     for volume in volumes:
         conn.block_storage.delete_volume(volume, ignore_missing=True)
     if SNAPSHOT_KEY in ctx.scratch:
@@ -377,6 +518,17 @@ def on_disk(ctx: Context, volume: Any, length: int) -> tuple[str | None, str]:
     """The first bytes of the volume where its backend keeps them, on a node's disk, and
     where that is: the file on an NFS share of the config exported by one of its nodes, or
     the logical volume on the storage node. (None, why) when no node holds it."""
+    data, place = _read_on_disk(ctx, volume, lambda file: f"dd if={file} bs={length} count=1 status=none")
+    return (None if data is None else data.split("\0", 1)[0]), place
+
+
+def on_disk_digest(ctx: Context, volume: Any) -> tuple[str | None, str]:
+    """sha256 of the volume's whole content on a node's disk (see on_disk), and where it is."""
+    data, place = _read_on_disk(ctx, volume, lambda file: f"sha256sum {file}")
+    return (None if data is None else data.split(" ", 1)[0]), place
+
+
+def _read_on_disk(ctx: Context, volume: Any, command_for: Callable[[str], str]) -> tuple[str | None, str]:
     if ctx.config is None:
         return None, "no config to find the storage node in"
     node_part, _, backend = _backend(volume).partition("@")
@@ -396,12 +548,12 @@ def on_disk(ctx: Context, volume: Any, length: int) -> tuple[str | None, str]:
         where = next((n for n in node_names(ctx, "storage") if host_is(node_part, n)), node_part)
         places.append((where, f"/dev/{ctx.config.volumes.volume_group}/volume-{volume.id}"))
     for node, file in places:
-        command = f"test -e {shlex.quote(file)} && dd if={shlex.quote(file)} bs={length} count=1 status=none"
+        command = f"test -e {shlex.quote(file)} && {command_for(shlex.quote(file))}"
         try:
             data = node_output(ctx, node, command)
         except Exception:  # not on this share; the next one may hold it
             continue
-        return data.split("\0", 1)[0], f"{node}:{file}"
+        return data, f"{node}:{file}"
     return None, f"none of {', '.join(f'{n}:{f}' for n, f in places)} could be read"
 
 
@@ -460,6 +612,8 @@ FAMILY = Family(
         Check(FROM_SNAPSHOT, SERVICE, from_snapshot, needs=(SNAPSHOT,)),
         Check(FROM_IMAGE, SERVICE, from_image, needs=(SERVICES, "image/upload")),
         Check(TO_IMAGE, SERVICE, to_image, needs=(FROM_IMAGE,)),
+        Check(BACKUP, SERVICE, backup, needs=(FROM_IMAGE,)),
+        Check(RESTORE, SERVICE, restore, needs=(BACKUP,)),
         Check(DELETE, SERVICE, delete, needs=(CREATE,)),
     ),
 )
