@@ -37,6 +37,15 @@ options:
     description: Service description.
     type: str
     default: ""
+  more_services:
+    description:
+      - More services of the same deployment, registered in the same call (Heat's C(heat-cfn),
+        type C(cloudformation), next to C(heat)). Each is a mapping of C(name), C(type),
+        C(description), C(port) and C(path); its endpoints are on the hosts of O(endpoints),
+        with that port and path.
+    type: list
+    elements: dict
+    default: []
   endpoints:
     description: Interface (public, internal, admin) to URL.
     type: dict
@@ -83,6 +92,8 @@ actions:
   returned: always
 """
 
+from urllib.parse import urlsplit, urlunsplit
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import ADMIN_OPTIONS, connect
 
@@ -125,35 +136,31 @@ def created_or_found(create, find):
         return found
 
 
-def ensure_service(module, identity, actions, service_type):
-    p = module.params
-    found = [s for s in identity.services() if s.name == p["service_name"] and s.type == service_type]
+def ensure_service(module, identity, actions, name, service_type, description):
+    found = [s for s in identity.services() if s.name == name and s.type == service_type]
     if len(found) > 1:
         module.fail_json(
-            msg=f"the catalog has {len(found)} services named {p['service_name']} of type {service_type}: "
-            "remove the extra ones"
+            msg=f"the catalog has {len(found)} services named {name} of type {service_type}: remove the extra ones"
         )
     if not found:
-        actions.append("created service {} ({})".format(p["service_name"], service_type))
+        actions.append(f"created service {name} ({service_type})")
         if module.check_mode:
             return None
-        return identity.create_service(
-            name=p["service_name"], type=service_type, description=p["description"], is_enabled=True
-        )
+        return identity.create_service(name=name, type=service_type, description=description, is_enabled=True)
     service = found[0]
-    if (service.description or "") != p["description"] or not service.is_enabled:
-        actions.append("updated service {}".format(p["service_name"]))
+    if (service.description or "") != description or not service.is_enabled:
+        actions.append(f"updated service {name}")
         if not module.check_mode:
-            service = identity.update_service(service, description=p["description"], is_enabled=True)
+            service = identity.update_service(service, description=description, is_enabled=True)
     return service
 
 
-def ensure_endpoints(module, identity, service, actions):
+def ensure_endpoints(module, identity, service, endpoints, actions):
     p = module.params
     existing = (
         [] if service is None else [e for e in identity.endpoints(service_id=service.id) if e.region_id == p["region"]]
     )
-    for interface, url in p["endpoints"].items():
+    for interface, url in endpoints.items():
         same = [e for e in existing if e.interface == interface]
         if not same:
             actions.append(f"created {interface} endpoint {url}")
@@ -217,6 +224,28 @@ def ensure_user(module, identity, actions):
         identity.update_user(user, password=p["user_password"], is_enabled=True)
 
 
+def registrations(module):
+    """(name, type, description, endpoints) of every catalog service this call registers."""
+    p = module.params
+    kinds = [p["service_type"], *p["alias_types"]]
+    own = [(p["service_name"], kind, p["description"], p["endpoints"]) for kind in kinds]
+    more = []
+    for index, extra in enumerate(p["more_services"]):
+        missing = [key for key in ("name", "type", "port") if not extra.get(key)]
+        if missing:
+            module.fail_json(msg=f"more_services[{index}] lacks {', '.join(missing)}")
+        port, path = int(extra["port"]), extra.get("path", "")
+        endpoints = {interface: moved(url, port, path) for interface, url in p["endpoints"].items()}
+        more.append((extra["name"], extra["type"], extra.get("description", ""), endpoints))
+    return own + more
+
+
+def moved(url, port, path):
+    """The URL on the same scheme and host, with another port and path."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"{parts.hostname}:{port}", path, "", ""))
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -226,6 +255,7 @@ def main():
             "description": {"type": "str", "default": ""},
             "endpoints": {"type": "dict", "required": True},
             "alias_types": {"type": "list", "elements": "str", "default": []},
+            "more_services": {"type": "list", "elements": "dict", "default": []},
             "user_name": {"type": "str"},
             "user_password": {"type": "str", "no_log": True},
             "project_name": {"type": "str", "default": "service"},
@@ -237,9 +267,9 @@ def main():
     conn = connect(module)
     actions = []
     try:
-        for service_type in [module.params["service_type"], *module.params["alias_types"]]:
-            service = ensure_service(module, conn.identity, actions, service_type)
-            ensure_endpoints(module, conn.identity, service, actions)
+        for name, service_type, description, endpoints in registrations(module):
+            service = ensure_service(module, conn.identity, actions, name, service_type, description)
+            ensure_endpoints(module, conn.identity, service, endpoints, actions)
         if module.params["user_name"]:
             ensure_user(module, conn.identity, actions)
     except openstack.exceptions.SDKException as error:

@@ -34,3 +34,10 @@ def test_a_conflict_over_an_object_that_cannot_be_found_is_reported():
 
 def test_a_new_object_is_returned_as_created():
     assert keystone_catalog.created_or_found(lambda: "created", lambda: pytest.fail("no look-up needed")) == "created"
+
+
+def test_more_services_get_the_hosts_of_the_main_endpoints_with_their_own_port_and_path():
+    assert (
+        keystone_catalog.moved("http://192.0.2.10:8004/v1/%(project_id)s", 8000, "/v1") == "http://192.0.2.10:8000/v1"
+    )
+    assert keystone_catalog.moved("http://cloud.example.org:8004", 8000, "") == "http://cloud.example.org:8000"
