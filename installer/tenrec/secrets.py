@@ -76,6 +76,13 @@ def _catalogue() -> dict[str, Callable[[], str]]:
 
 SECRET_NAMES: tuple[str, ...] = tuple(_catalogue())
 
+# Secrets that data on the nodes depends on: a new value would make that data unreadable.
+FIXED_SECRETS: dict[str, str] = {
+    "heat_auth_encryption_key": "Heat encrypted the stored credentials and hidden parameters of every stack with it",
+    "swift_hash_path_prefix": "Swift placed every object by it (a new value loses them all)",
+    "swift_hash_path_suffix": "Swift placed every object by it (a new value loses them all)",
+}
+
 
 class SecretsError(Exception):
     pass
@@ -127,6 +134,8 @@ def rotate_secret(path: Path, name: str) -> None:
     catalogue = _catalogue()
     if name not in catalogue:
         raise SecretsError(f"unknown secret '{name}'; `tenrec secrets list` shows the names")
+    if name in FIXED_SECRETS:
+        raise SecretsError(f"{name} cannot be rotated: {FIXED_SECRETS[name]}; it stays as it is")
     values = read_secrets(path)
     if not values:
         raise SecretsError(f"{path} does not exist yet; `tenrec deploy` creates it")

@@ -121,15 +121,16 @@ def test_valid_config_check_exit_0(tmp_path):
 def test_check_warns_of_each_service_on_that_this_version_does_not_deploy(tmp_path):
     data = yaml.safe_load((REPO / "inventory/aio/tenrec.yml").read_text())
     data["services"] = {"cinder": True, "swift": False, "horizon": True, "heat": True}
+    data["services"] |= {"ceilometer": True, "gnocchi": True}
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
     result = tenrec("check", "-c", str(config), cwd=tmp_path)
     assert result.returncode == Exit.OK, result.stderr  # a warning, not an error
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    for name in ("horizon", "heat"):
+    for name in ("horizon", "ceilometer", "gnocchi"):
         assert any(f"services.{name} is on, but tenrec" in line and "skipped" in line for line in warnings), name
-    assert not any("services.swift" in line or "services.cinder" in line for line in warnings)
-    assert "optional services deployed: cinder" in " ".join(result.stdout.split())
+    assert not any(f"services.{name}" in line for name in ("swift", "cinder", "heat") for line in warnings)
+    assert "optional services deployed: cinder, heat" in " ".join(result.stdout.split())
 
 
 def test_the_deployable_services_are_those_with_a_role():

@@ -93,6 +93,22 @@ def test_rotate_unknown_name(tmp_path):
         rotate_secret(path, "no_such_secret")
 
 
+@pytest.mark.parametrize("name", ["heat_auth_encryption_key", "swift_hash_path_prefix", "swift_hash_path_suffix"])
+def test_secrets_that_stored_data_depends_on_are_not_rotated(tmp_path, name):
+    path = tmp_path / "secrets.yml"
+    ensure_secrets(path)
+    before = read_secrets(path)
+    with pytest.raises(SecretsError, match=f"{name} cannot be rotated: .*stays as it is"):
+        rotate_secret(path, name)
+    assert read_secrets(path) == before
+
+
+def test_heat_auth_encryption_key_has_the_32_characters_heat_requires(tmp_path):
+    path = tmp_path / "secrets.yml"
+    ensure_secrets(path)
+    assert len(read_secrets(path)["heat_auth_encryption_key"]) == 32
+
+
 def test_cli_never_prints_values(tmp_path, capsys):
     config = tmp_path / "tenrec.yml"
     config.write_text((__import__("pathlib").Path(__file__).parents[2] / "inventory/aio/tenrec.yml").read_text())

@@ -21,7 +21,7 @@ OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "cei
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
 # The optional services this version of tenrec can deploy (a role each); the others may be
 # switched on in a config, but are skipped with a warning until a version deploys them.
-DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift")
+DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "heat")
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")

@@ -131,6 +131,8 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         # Where the kernel has no device-mapper (podman nodes), Cinder keeps its volumes on
         # an NFS share of the first storage node (the lab's NFS: tenrec.lab.nfs).
         "volumes": {"nfs_shares": [nfs.share_of(storage[0].addresses["management"])]} if storage else {},
+        # The lab exercises the optional services that are off by default too.
+        "services": {"heat": True},
         # Nodes trust what this machine trusts beyond Debian's CAs (a proxy toward PyPI).
         "ca_certificates": [str(path) for path in host_extra_cas()],
     }
