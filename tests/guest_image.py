@@ -292,17 +292,67 @@ def volume_script(marker_bytes: int = 64) -> str:
     return "\n".join(lines) + "\n"
 
 
+USER_DATA_PATH = "openstack/latest/user_data"
+
+
+def user_data_script(url: str = "http://169.254.169.254/", timeout: int = 120) -> str:
+    """An init body (after a lease) that runs the instance's user data when it is a script
+    (it begins with `#!`), as cloud-init does, for at most TIMEOUT seconds. It prints
+    `tenrec-guest: user-data script exited N` (its output follows, each line prefixed
+    `tenrec-user-data: `), or `tenrec-guest: no user-data script`."""
+    target = shlex.quote(url.rstrip("/") + "/" + USER_DATA_PATH)
+    return (
+        f"if timeout 10 wget -q -O /run/user-data {target} && [ \"$(head -c 2 /run/user-data)\" = '#!' ]; then\n"
+        "    chmod 700 /run/user-data\n"
+        f"    PATH=/usr/sbin:/usr/bin:/sbin:/bin timeout {int(timeout)} /run/user-data > /run/user-data.log 2>&1\n"
+        '    echo "tenrec-guest: user-data script exited $?"\n'
+        "    sed 's/^/tenrec-user-data: /' /run/user-data.log\n"
+        "else\n"
+        '    echo "tenrec-guest: no user-data script"\n'
+        "fi\n"
+    )
+
+
 def verify_script(paths: Iterable[str] = METADATA_PATHS) -> str:
     """The guest `tenrec verify` boots: the config drive's meta_data.json, then DHCP and the
-    metadata service's answers (saved under SERVED_DIR), then those answers served over HTTP
-    on SERVED_PORT, so a TCP client outside can read the guest's own server id."""
+    metadata service's answers (saved under SERVED_DIR), its user-data script if it has one,
+    then those answers served over HTTP on SERVED_PORT, so a TCP client outside can read the
+    guest's own server id. Build it with VERIFY_FILES (the curl its scripts may call)."""
     paths = tuple(paths)
     return (
         volume_script()
         + config_drive_script(paths[:1])
         + metadata_script(paths=paths, save_to=SERVED_DIR)
+        + user_data_script()
         + serve_script()
     )
+
+
+# The curl calls that user data and Tempest's scenario tests make, through busybox wget:
+# `curl URL`, and POSTs with headers, as Heat's wait condition handles print them
+# (`curl -i -X POST -H 'X-Auth-Token: T' -H 'Content-Type: application/json' URL --data-binary D`).
+CURL_SHIM = """#!/bin/sh
+data=""
+post=no
+url=""
+set -- "$@" --end-of-arguments
+while [ "$1" != --end-of-arguments ]; do
+    case "$1" in
+        -X|--request)
+            case "$2" in GET) ;; POST) post=yes ;; *) echo "curl (busybox shim): no -X $2" >&2; exit 2 ;; esac
+            shift 2 ;;
+        -d|--data|--data-binary|--data-raw) data=$2; post=yes; shift 2 ;;
+        -H|--header) set -- "$@" --header "$2"; shift 2 ;;
+        -o|--output|-m|--max-time|--connect-timeout|-u|--user|-A|--user-agent) shift 2 ;;
+        -*) shift ;;
+        *) url=$1; shift ;;
+    esac
+done
+shift
+if [ "$post" = yes ]; then exec timeout 30 wget -q -O - "$@" --post-data "$data" "$url"; fi
+exec timeout 30 wget -q -O - "$@" "$url"
+"""
+VERIFY_FILES = {"usr/bin/curl": CURL_SHIM}
 
 
 # Tempest's guest: an SSH server (Debian's dropbear) that takes the keypair from the metadata
@@ -314,21 +364,7 @@ SSH_PROGRAMS = {"util-linux": ("bin/lsblk",)}
 SSH_SHIMS = {
     # Tempest runs its commands with sudo; the guest's only user is root.
     "usr/bin/sudo": '#!/bin/sh\nexec "$@"\n',
-    # `curl URL` and `curl -X POST -d DATA URL` (the metadata checks), through busybox wget.
-    "usr/bin/curl": """#!/bin/sh
-data=""
-post=no
-while [ $# -gt 1 ]; do
-    case "$1" in
-        -X) [ "$2" = POST ] && post=yes; shift 2 ;;
-        -d|--data) data=$2; post=yes; shift 2 ;;
-        -*) shift ;;
-        *) break ;;
-    esac
-done
-if [ "$post" = yes ]; then exec timeout 30 wget -q -O - --post-data "$data" "$1"; fi
-exec timeout 30 wget -q -O - "$1"
-""",
+    "usr/bin/curl": CURL_SHIM,
     # `blkid -L config-2 -o device` (where the config drive is), through busybox findfs.
     "usr/bin/blkid": """#!/bin/sh
 if [ "$1" = -L ]; then exec findfs "LABEL=$2"; fi

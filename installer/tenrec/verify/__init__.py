@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tenrec.config import Deployment
-from tenrec.verify import compute, identity, image, network, objects, placement, volume
+from tenrec.verify import compute, identity, image, network, objects, orchestration, placement, volume
 from tenrec.verify.core import Check, Context, Family, Outcome, Row, SelectionError, run, select
 
 __all__ = [
@@ -31,7 +31,8 @@ __all__ = [
 ALWAYS_DEPLOYED: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron")
 
 # In run order; identity comes first: everything else needs its token. network before
-# compute: the guest compute/boot starts needs network/tenant's network.
+# compute: the guest compute/boot starts needs network/tenant's network; orchestration after
+# compute: its stack boots compute/boot's image.
 FAMILIES: tuple[Family, ...] = (
     identity.FAMILY,
     image.FAMILY,
@@ -40,6 +41,7 @@ FAMILIES: tuple[Family, ...] = (
     volume.FAMILY,
     objects.FAMILY,
     compute.FAMILY,
+    orchestration.FAMILY,
 )
 
 

@@ -90,6 +90,15 @@ class Context:
         self.cleanups.append(Cleanup(description, undo, self.service))
 
 
+def deployment_secrets(ctx: Context) -> dict[str, str]:
+    """The deployment's secrets (the operator's EC2 keys, Swift's hash salts); SkipCheck without them."""
+    if ctx.secrets_file is None or not ctx.secrets_file.is_file():
+        raise SkipCheck("no deployment secrets to read (another cloud was named with --os-cloud)")
+    from tenrec.secrets import read_secrets  # noqa: PLC0415
+
+    return read_secrets(ctx.secrets_file)
+
+
 @dataclass(frozen=True)
 class Row:
     check: str

@@ -107,7 +107,7 @@ def guest_script(builder: ModuleType) -> str:
 def build_guest(path: Path) -> GuestFiles:
     """Build (or reuse from its cache) the guest with the checkout's builder."""
     builder = load_builder(path)
-    image = builder.build_guest(guest_script(builder))
+    image = builder.build_guest(guest_script(builder), files=getattr(builder, "VERIFY_FILES", {}))
     return GuestFiles(Path(image.kernel), Path(image.initramfs), f"built by {BUILDER} in {image.kernel.parent}")
 
 

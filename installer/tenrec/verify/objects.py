@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, one_line
+from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, deployment_secrets, one_line
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import node_names, node_output
 
@@ -107,14 +107,6 @@ def _proxy(ctx: Context) -> Proxy:
     return split_storage_url(url)
 
 
-def _secrets(ctx: Context) -> dict[str, str]:
-    if ctx.secrets_file is None or not ctx.secrets_file.is_file():
-        raise SkipCheck("no deployment secrets to read (another cloud was named with --os-cloud)")
-    from tenrec.secrets import read_secrets  # noqa: PLC0415
-
-    return read_secrets(ctx.secrets_file)
-
-
 def _requests() -> Any:
     import requests  # noqa: PLC0415
 
@@ -190,7 +182,7 @@ def put_get(ctx: Context) -> str:
 def replicas(ctx: Context) -> str:
     if ctx.config is None:
         raise SkipCheck("no deployment config to find the storage nodes in")
-    secrets = _secrets(ctx)
+    secrets = deployment_secrets(ctx)
     proxy = _proxy(ctx)
     container = ctx.scratch[CONTAINER_KEY]
     digest = object_hash(
@@ -253,7 +245,7 @@ def s3_client(endpoint: str, region: str, access: str, secret: str) -> Any:
 
 
 def _s3_client(ctx: Context, proxy: Proxy) -> Any:
-    secrets = _secrets(ctx)
+    secrets = deployment_secrets(ctx)
     region = ctx.conn.config.region_name or "RegionOne"
     return s3_client(proxy.root, region, secrets["ec2_access_key"], secrets["ec2_secret_key"])
 
@@ -345,7 +337,7 @@ def glance_store(ctx: Context) -> str:
     stores = str(getattr(image, "stores", None) or image.properties.get("stores", ""))
     if "swift" not in stores.split(","):
         raise CheckFailed(f"image {image.name} is in store(s) {stores or 'none'}, not swift")
-    secrets = _secrets(ctx)
+    secrets = deployment_secrets(ctx)
     auth = v3.Password(
         auth_url=ctx.conn.config.get_auth_args()["auth_url"],
         username="glance",
