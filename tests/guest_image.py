@@ -815,13 +815,14 @@ def main(argv: list[str] | None = None) -> int:
     script.add_argument("file", type=Path)
     args = parser.parse_args(argv)
 
+    files: dict[str, str | bytes] = {}
     if args.kind == "marker":
         body = marker_script(args.marker)
     elif args.kind == "metadata":
         kwargs = {"paths": args.paths} if args.paths else {}
         body = metadata_script(url=args.url, interface=args.interface, **kwargs)
     elif args.kind == "verify":
-        body = verify_script()
+        body, files = verify_script(), dict(VERIFY_FILES)
     elif args.kind == "tempest":
         image = build_tempest_guest(cache_dir=args.cache_dir)
         json.dump(image.as_dict(), sys.stdout, indent=2)
@@ -829,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     else:
         body = args.file.read_text()
-    image = build_guest(body, modules=args.modules or DEFAULT_MODULES, cache_dir=args.cache_dir)
+    image = build_guest(body, modules=args.modules or DEFAULT_MODULES, files=files, cache_dir=args.cache_dir)
     json.dump(image.as_dict(), sys.stdout, indent=2)
     print()
     return 0

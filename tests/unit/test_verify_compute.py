@@ -203,7 +203,7 @@ def test_a_builder_that_cannot_build_fails_boot_with_its_error(tmp_path):
     builder.write_text(
         "def verify_script(paths):\n"
         "    return 'true'\n"
-        "def build_guest(script):\n"
+        "def build_guest(script, files=None):\n"
         "    raise RuntimeError('apt has no candidate for busybox-static')\n"
     )
     with pytest.raises(CheckFailed) as failed:
@@ -218,6 +218,7 @@ def test_verify_builds_the_same_guest_as_the_builders_metadata_command():
     """Same init script, same cache key: `python3 tests/guest_image.py verify` prebuilds verify's guest."""
     builder = load_builder(REPO / "tests/guest_image.py")
     assert guest_script(builder) == guest_image.verify_script()
+    assert builder.VERIFY_FILES == guest_image.VERIFY_FILES and "usr/bin/curl" in guest_image.VERIFY_FILES
     assert f"tenrec-metadata-begin {META_DATA}" in guest_script(builder)
 
 
