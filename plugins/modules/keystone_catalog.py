@@ -95,45 +95,19 @@ actions:
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import ADMIN_OPTIONS, connect
+from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import (
+    ADMIN_OPTIONS,
+    connect,
+    created_or_found,
+    login_works,
+)
 
 try:
     import openstack
-    from keystoneauth1 import exceptions as ks_exceptions
-    from keystoneauth1 import session as ks_session
-    from keystoneauth1.identity import v3 as ks_v3
 except ImportError:  # reported by connect()
     openstack = None
 
 INTERFACES = ("public", "internal", "admin")
-
-
-def password_works(params, user_name, password, project_name):
-    auth = ks_v3.Password(
-        auth_url=params["auth_url"],
-        username=user_name,
-        password=password,
-        user_domain_id="default",
-        project_name=project_name,
-        project_domain_id="default",
-    )
-    try:
-        ks_session.Session(auth=auth, timeout=20).get_token()
-    except ks_exceptions.Unauthorized:
-        return False
-    return True
-
-
-def created_or_found(create, find):
-    """Create a shared object (the service project, a role); a registration running at the same
-    time may have made it first (Keystone answers 409), then it is found."""
-    try:
-        return create()
-    except openstack.exceptions.ConflictException:
-        found = find()
-        if found is None:
-            raise
-        return found
 
 
 def ensure_service(module, identity, actions, name, service_type, description):
@@ -219,7 +193,8 @@ def ensure_user(module, identity, actions):
             actions.append(f"gave {p['user_name']} the {role_name} role on {p['project_name']}")
             if not module.check_mode:
                 identity.assign_project_role_to_user(project, user, role)
-    if not module.check_mode and not password_works(p, p["user_name"], p["user_password"], p["project_name"]):
+    scope = {"user_domain_id": "default", "project_name": p["project_name"], "project_domain_id": "default"}
+    if not module.check_mode and not login_works(p["auth_url"], p["user_name"], p["user_password"], **scope):
         actions.append("reset the password of {}".format(p["user_name"]))
         identity.update_user(user, password=p["user_password"], is_enabled=True)
 

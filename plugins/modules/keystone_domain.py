@@ -63,30 +63,17 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import ADMIN_OPTIONS, connect
+from ansible_collections.tenrec.cloud.plugins.module_utils.keystone_admin import (
+    ADMIN_OPTIONS,
+    connect,
+    created_or_found,
+    login_works,
+)
 
 try:
     import openstack
-    from keystoneauth1 import exceptions as ks_exceptions
-    from keystoneauth1 import session as ks_session
-    from keystoneauth1.identity import v3 as ks_v3
 except ImportError:  # reported by connect()
     openstack = None
-
-
-def domain_login_works(params, domain_id):
-    auth = ks_v3.Password(
-        auth_url=params["auth_url"],
-        username=params["admin_user"],
-        password=params["admin_user_password"],
-        user_domain_id=domain_id,
-        domain_id=domain_id,
-    )
-    try:
-        ks_session.Session(auth=auth, timeout=20).get_token()
-    except ks_exceptions.Unauthorized:
-        return False
-    return True
 
 
 def ensure_role(module, identity, name, actions):
@@ -96,10 +83,7 @@ def ensure_role(module, identity, name, actions):
     actions.append(f"created role {name}")
     if module.check_mode:
         return None
-    try:
-        return identity.create_role(name=name)
-    except openstack.exceptions.ConflictException:  # made meanwhile by another run
-        return identity.find_role(name)
+    return created_or_found(lambda: identity.create_role(name=name), lambda: identity.find_role(name))
 
 
 def ensure_domain(module, identity, actions):
@@ -132,7 +116,8 @@ def ensure_admin(module, identity, domain, admin_role, actions):
         if module.check_mode:
             return
         identity.assign_domain_role_to_user(domain, user, admin_role)
-    if not module.check_mode and not domain_login_works(p, domain.id):
+    scope = {"user_domain_id": domain.id, "domain_id": domain.id}
+    if not module.check_mode and not login_works(p["auth_url"], p["admin_user"], p["admin_user_password"], **scope):
         actions.append(f"reset the password of {p['admin_user']}")
         identity.update_user(user, password=p["admin_user_password"], is_enabled=True)
 
