@@ -1,10 +1,13 @@
 """service_install, service_start and packages run for real on this machine (files in a temp dir)."""
 
 import base64
+import hashlib
 import json
 import os
+import shutil
 import stat
 import sys
+import zipfile
 
 import pytest
 
@@ -201,3 +204,54 @@ def test_service_install_makes_first_fernet_keys_only_in_an_empty_repository(tmp
     (repository / "1").rename(repository / "3")
     assert run_module(tmp_path, "service_install", args)["changed"] is False
     assert sorted(p.name for p in repository.iterdir()) == ["0", "3"]
+
+
+def hand_built_wheel(directory, name="tenrec_probe", version="1.0"):
+    """A real wheel (zip, METADATA, WHEEL, RECORD) of one module, and its lock line with the hash."""
+    files = {
+        f"{name}.py": "ANSWER = 42\n",
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tenrec-test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = f"{name}-{version}.dist-info/RECORD"
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr(record, "".join(f"{path},,\n" for path in [*files, record]))
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return f"{name}=={version} --hash=sha256:{digest}\n"
+
+
+def test_service_install_compiles_a_venv_once_per_lock_and_after_a_repair(tmp_path, monkeypatch):
+    """Services run as their own users and cannot write __pycache__ into root's venv: the venv is
+    compiled when installed, a no-change run does not compile again, a repair is compiled."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    lock = tmp_path / "lock.txt"
+    lock.write_text(hand_built_wheel(wheels))
+    monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")  # the pinned uv
+    venv = tmp_path / "venv"
+    args = {
+        "venvs": [{"path": str(venv), "lock_url": lock.as_uri(), "find_links": str(wheels)}],
+        "uv_environment": {"UV_CACHE_DIR": str(tmp_path / "uv-cache")},
+    }
+    first = run_module(tmp_path, "service_install", args)
+    assert first["changed"] and first["venv_changed"], first
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    compiled = list((site / "__pycache__").glob("tenrec_probe.*.pyc"))
+    assert compiled, "the module is compiled at install time"
+    assert (venv / "tenrec-compiled.txt").exists()
+
+    second = run_module(tmp_path, "service_install", args)
+    assert second["changed"] is False, second["changed_files"]
+
+    # A package uninstalled by hand: sync puts it back, and it is compiled again.
+    shutil.rmtree(site / "tenrec_probe-1.0.dist-info")
+    (site / "tenrec_probe.py").unlink()
+    compiled[0].unlink()
+    third = run_module(tmp_path, "service_install", args)
+    assert third["venv_changed"] is True
+    assert (site / "tenrec_probe.py").read_text() == "ANSWER = 42\n"
+    assert list((site / "__pycache__").glob("tenrec_probe.*.pyc")), "the repair is compiled too"
