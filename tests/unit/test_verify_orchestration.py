@@ -9,19 +9,45 @@ import pytest
 from tenrec.verify.core import CheckFailed
 from tenrec.verify.orchestration import CFN_TEMPLATE, SIGNAL_SCRIPT, hot_template, judge_engines, stack_project_name
 
+T0, T1, T2 = "2026-12-04T19:40:00.000000", "2026-12-04T19:46:18.000000", "2026-12-04T19:58:45.000000"
+
 
 def test_every_controller_with_engines_up_passes_and_counts_the_workers():
-    found = [("heat-engine", "ctl1", "up"), ("heat-engine", "ctl1", "up"), ("heat-engine", "ctl2.example.org", "up")]
+    found = [
+        ("heat-engine", "ctl1", "up", T0, T2),
+        ("heat-engine", "ctl1", "up", T0, T2),
+        ("heat-engine", "ctl2.example.org", "up", T0, T2),
+    ]
     assert (
         judge_engines(found, ["ctl1", "ctl2"])
         == "ctl1: 2 heat-engine workers up, ctl2.example.org: 1 heat-engine workers up"
     )
 
 
+def test_records_of_engines_stopped_before_a_restart_are_not_failures():
+    # What `orchestration service list` showed after the lab's nodes restarted.
+    found = [
+        ("heat-engine", "ctl1", "up", T2, T2),
+        ("heat-engine", "ctl1", "down", T0, T1),
+        ("heat-engine", "ctl1", "down", T0, T1),
+        ("heat-engine", "ctl1", "up", T2, T2),
+    ]
+    assert judge_engines(found, ["ctl1"]) == (
+        "ctl1: 2 heat-engine workers up (2 record(s) of engines stopped before these started)"
+    )
+
+
 def test_a_controller_without_engine_and_a_down_engine_are_both_named():
-    found = [("heat-engine", "ctl1", "up"), ("heat-engine", "ctl1", "down")]
+    # The down worker reported after its sibling started: it died, it was not replaced.
+    found = [("heat-engine", "ctl1", "up", T0, T2), ("heat-engine", "ctl1", "down", T0, T1)]
     with pytest.raises(CheckFailed, match=r"no heat-engine on ctl2; heat-engine on ctl1 is down"):
         judge_engines(found, ["ctl1", "ctl2"])
+
+
+def test_a_host_whose_engines_are_all_down_fails():
+    found = [("heat-engine", "ctl1", "down", T0, T1)]
+    with pytest.raises(CheckFailed, match=r"heat-engine on ctl1 is down"):
+        judge_engines(found, ["ctl1"])
 
 
 def _references(node, kind):
