@@ -96,6 +96,15 @@ def warn_undeployable(config: Deployment) -> None:
         )
 
 
+def print_access(config: Deployment, state: StateDir) -> None:
+    """Where the operator goes next: the dashboard, and the credentials the deploy wrote."""
+    if "horizon" in config.enabled_services() and "horizon" not in config.undeployable_services():
+        console.print(f"Dashboard: http://{config.endpoint}/ (user admin, domain Default)", markup=False)
+    console.print(
+        f"Credentials: {state.root / 'clouds.yaml'} (cloud 'tenrec'), {state.root / 'admin-openrc.sh'}", markup=False
+    )
+
+
 def prepare(config: Deployment, path: Path) -> StateDir:
     """Secrets and inventory for a config; the deploy-time state beside it."""
     state = StateDir.for_config(path)
@@ -221,6 +230,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if not (only or limit):
         state.mark_deployed(config.release)
     console.print(f"[green]Deployed; {result.changed} change(s).[/]")
+    print_access(config, state)
     warn_undeployable(config)
     return Exit.OK
 

@@ -10,7 +10,7 @@ from tenrec.config import Deployment
 # facts later roles read (always), and the tagged role on the hosts that run it.
 INFRASTRUCTURE = ("common", "mariadb", "rabbitmq", "memcached", "openvswitch", "libvirt", "iscsi_target")
 MACHINERY = ("wheel_repository",)
-SERVICES = ("keystone", "glance", "placement", "neutron", "nova", "cinder", "swift", "heat")
+SERVICES = ("keystone", "glance", "placement", "neutron", "nova", "cinder", "swift", "heat", "horizon")
 DEPLOYABLE = INFRASTRUCTURE + MACHINERY + SERVICES
 GROUPS = ("controller", "network", "compute", "storage")
 

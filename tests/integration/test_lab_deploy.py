@@ -362,6 +362,53 @@ def test_verify_passes_every_check(lab):
     assert results == dict.fromkeys(expected, "ok"), rows
 
 
+def test_a_browser_sees_what_the_cli_made_in_the_dashboard(lab, config):
+    """Debian's headless Chromium logs into Horizon as admin and finds a server, a volume and a
+    container made with the plain openstack CLI (an image without special properties), then
+    signs out; the instances page's screenshot is kept in the deployment's logs."""
+    from tenrec.config import load_config  # noqa: PLC0415
+    from tenrec.secrets import read_secrets  # noqa: PLC0415
+    from tests.dashboard_browser import DashboardProblem, visit  # noqa: PLC0415
+
+    controller = node_host(lab, config, "ctl1")
+    made = [
+        "truncate -s 1M /tmp/browser.raw",
+        "openstack image create --disk-format raw --container-format bare --file /tmp/browser.raw browser-image",
+        "openstack flavor create --ram 128 --disk 1 --vcpus 1 browser-flavor",
+        "openstack network create browser-net",
+        "openstack subnet create --network browser-net --subnet-range 192.168.77.0/24 browser-subnet",
+        "openstack volume create --size 1 browser-volume",
+        "openstack container create browser-container",
+        "openstack server create --image browser-image --flavor browser-flavor --network browser-net"
+        " --wait browser-server",
+    ]
+    undo = [
+        "openstack server delete --wait browser-server",
+        "openstack volume delete browser-volume",
+        "openstack container delete browser-container",
+        "openstack subnet delete browser-subnet",
+        "openstack network delete browser-net",
+        "openstack flavor delete browser-flavor",
+        "openstack image delete browser-image",
+    ]
+    state = StateDir.for_config(lab.config)
+    shot = state.logs / "dashboard-instances.png"
+    try:
+        for command in made:
+            controller.check_output(f"OS_CLOUD=tenrec {command} >/dev/null")
+        password = read_secrets(state.secrets)["keystone_admin_password"]
+        root = f"http://{load_config(lab.config).endpoint}"
+        try:
+            seen = visit(root, "admin", password, "browser-server", "browser-volume", "browser-container", shot)
+        except DashboardProblem as problem:
+            pytest.fail(str(problem))
+        print("\n".join(seen))
+        assert shot.stat().st_size > 10_000
+    finally:
+        for command in undo:
+            controller.run(f"OS_CLOUD=tenrec {command}")
+
+
 def test_tempest_smoke_suite_passes(lab):
     """The upstream test suite as the outside judge: no smoke test fails."""
     result = tenrec("verify", "-c", str(lab.config), "--tempest", timeout=3600)

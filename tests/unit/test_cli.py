@@ -127,10 +127,10 @@ def test_check_warns_of_each_service_on_that_this_version_does_not_deploy(tmp_pa
     result = tenrec("check", "-c", str(config), cwd=tmp_path)
     assert result.returncode == Exit.OK, result.stderr  # a warning, not an error
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    for name in ("horizon", "ceilometer", "gnocchi"):
+    for name in ("ceilometer", "gnocchi"):
         assert any(f"services.{name} is on, but tenrec" in line and "skipped" in line for line in warnings), name
-    assert not any(f"services.{name}" in line for name in ("swift", "cinder", "heat") for line in warnings)
-    assert "optional services deployed: cinder, heat" in " ".join(result.stdout.split())
+    assert not any(f"services.{name}" in line for name in ("swift", "cinder", "heat", "horizon") for line in warnings)
+    assert "optional services deployed: cinder, horizon, heat" in " ".join(result.stdout.split())
 
 
 def test_the_deployable_services_are_those_with_a_role():
@@ -216,13 +216,13 @@ def test_only_and_limit_are_checked_before_any_node(tmp_path):
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
     try:
-        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder,horizon", "--limit", "nowhere")
+        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder,gnocchi", "--limit", "nowhere")
     finally:
         listener.close()
     assert result.returncode == Exit.INVALID_CONFIG, result.stdout + result.stderr
     assert "--only: 'glanse' is not a service or role" in result.stderr
     assert "--only: 'cinder' is off in this config" in result.stderr
-    assert "--only: 'horizon' is not deployed by this version" in result.stderr
+    assert "--only: 'gnocchi' is not deployed by this version" in result.stderr
     assert "--limit: 'nowhere' is neither a node nor a role" in result.stderr
     assert listener.connections == 0
 

@@ -326,6 +326,29 @@ def test_overrides_are_accepted_with_their_values_kept():
     assert model.nodes[0].overrides is None
 
 
+def test_dashboard_overrides_are_django_settings():
+    data = changed(overrides={"horizon": {"SESSION_TIMEOUT": 7200, "OPENSTACK_NEUTRON_NETWORK": {"enable_vpn": True}}})
+    data["nodes"][0]["overrides"] = {"horizon": {"DEBUG": True}}
+    model, problems = validate(data)
+    assert problems == [] and model is not None and model.overrides is not None
+    assert model.overrides.layers()["horizon"] == {
+        "SESSION_TIMEOUT": 7200,
+        "OPENSTACK_NEUTRON_NETWORK": {"enable_vpn": True},
+    }
+
+
+def test_dashboard_overrides_name_the_bad_setting_and_the_fix():
+    found = problems_of(changed(overrides={"horizon": {"local_settings.py": {"DEBUG": True}, "DEBUG": {1: "x"}}}))
+    problem = found["overrides.horizon.local_settings.py.[key]"]
+    assert "'local_settings.py' is not a Django setting name" in problem
+    assert "`horizon: {SESSION_TIMEOUT: 7200}`" in problem
+    assert "has the key 1" in found["overrides.horizon.DEBUG"]
+    assert (
+        "must be a mapping of Django settings"
+        in problems_of(changed(overrides={"horizon": "DEBUG"}))["overrides.horizon"]
+    )
+
+
 def test_overrides_may_be_left_empty():
     # `overrides:` with every entry commented out is YAML null.
     data = changed()

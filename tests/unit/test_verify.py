@@ -514,7 +514,7 @@ def test_verify_against_nothing_listening_fails_the_token_and_skips_the_rest(tmp
     from tenrec.config import load_config  # noqa: PLC0415
     from tenrec.verify import deployed_services, registry, select  # noqa: PLC0415
 
-    assert len(rows) == len(select(registry(), deployed_services(load_config(config)))) == 41
+    assert len(rows) == len(select(registry(), deployed_services(load_config(config)))) == 44
     assert all(r["result"] == "skipped" for r in rows[1:])
     details = {r["check"]: r["detail"] for r in rows}
     assert details["image/upload"] == details["network/tenant"] == "needs identity/token, which failed"

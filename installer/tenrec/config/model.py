@@ -21,7 +21,7 @@ OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "cei
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
 # The optional services this version of tenrec can deploy (a role each); the others may be
 # switched on in a config, but are skipped with a warning until a version deploys them.
-DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "heat")
+DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat")
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -252,6 +252,39 @@ Files = Annotated[
     BeforeValidator(_mapping_of("config files", _FILE_FIRST)),
 ]
 
+
+def _check_setting_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
+        raise invalid(
+            f"{_describe(value)} is not a Django setting name",
+            "write it as Horizon's settings spell it, upper case: `horizon: {SESSION_TIMEOUT: 7200}`",
+        )
+    return value
+
+
+def _check_setting_value(value: Any, where: str = "the value") -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise invalid(f"{where} has the key {_describe(key)}", "give mapping keys as text (quote them)")
+            _check_setting_value(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_setting_value(item, where)
+    elif value is not None and not isinstance(value, str | int | float | bool):
+        raise invalid(
+            f"{where} holds {_describe(value)}",
+            "give text, numbers, true/false, null, or lists and mappings of those",
+        )
+    return value
+
+
+# tenrec.yml `overrides: {horizon: {SETTING: value}}`: Django settings after tenrec's own.
+DashboardSettings = Annotated[
+    dict[Annotated[Any, AfterValidator(_check_setting_name)], Annotated[Any, AfterValidator(_check_setting_value)]],
+    BeforeValidator(_mapping_of("Django settings", "`horizon: {SESSION_TIMEOUT: 7200}`")),
+]
+
 Address = Annotated[str, AfterValidator(_check_address)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 HostName = Annotated[str, AfterValidator(_check_hostname)]
@@ -306,7 +339,7 @@ class ConfigOverrides(Strict):
     neutron: Files | None = None
     cinder: Files | None = None
     swift: Files | None = None
-    horizon: Files | None = None
+    horizon: DashboardSettings | None = None  # Python settings, not INI files
     heat: Files | None = None
     ceilometer: Files | None = None
     gnocchi: Files | None = None

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenrec.verify import network, volume
+from tenrec.verify import dashboard, network, volume
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.guest import (
     META_DATA,
@@ -462,6 +462,8 @@ FAMILY = Family(
         Check(network.TCP, network.SERVICE, network.tcp, needs=(network.FLOATING_IP,)),
         Check(network.SECURITY_GROUP, network.SERVICE, network.security_group, needs=(network.FLOATING_IP,)),
         volume.ATTACH_CHECK,
+        # While the server exists: the dashboard lists it.
+        Check(dashboard.INSTANCES, dashboard.SERVICE, dashboard.instances, needs=(BOOT, dashboard.LOGIN)),
         Check(DELETE, SERVICE, delete, needs=(BOOT,)),
     ),
 )
