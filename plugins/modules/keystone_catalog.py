@@ -23,9 +23,10 @@ options:
     type: str
     required: true
   service_type:
-    description: Catalog type, e.g. image, placement, compute.
+    description:
+      - Catalog type, e.g. image, placement, compute; omit for a service with no API of its own
+        (Ceilometer's agents), which gets only its service user.
     type: str
-    required: true
   alias_types:
     description:
       - More catalog types of the same service, each with the same endpoints (Cinder is looked up
@@ -47,9 +48,9 @@ options:
     elements: dict
     default: []
   endpoints:
-    description: Interface (public, internal, admin) to URL.
+    description: Interface (public, internal, admin) to URL; required with O(service_type).
     type: dict
-    required: true
+    default: {}
   user_name:
     description: The service user; omit for none.
     type: str
@@ -202,6 +203,10 @@ def ensure_user(module, identity, actions):
 def registrations(module):
     """(name, type, description, endpoints) of every catalog service this call registers."""
     p = module.params
+    if not p["service_type"]:
+        return []
+    if not p["endpoints"]:
+        module.fail_json(msg=f"service {p['service_name']}: service_type {p['service_type']} given without endpoints")
     kinds = [p["service_type"], *p["alias_types"]]
     own = [(p["service_name"], kind, p["description"], p["endpoints"]) for kind in kinds]
     more = []
@@ -226,9 +231,9 @@ def main():
         argument_spec={
             **ADMIN_OPTIONS,
             "service_name": {"type": "str", "required": True},
-            "service_type": {"type": "str", "required": True},
+            "service_type": {"type": "str"},
             "description": {"type": "str", "default": ""},
-            "endpoints": {"type": "dict", "required": True},
+            "endpoints": {"type": "dict", "default": {}},
             "alias_types": {"type": "list", "elements": "str", "default": []},
             "more_services": {"type": "list", "elements": "dict", "default": []},
             "user_name": {"type": "str"},
