@@ -82,23 +82,14 @@ def config_table(config: Deployment, path: Path) -> Table:
             node.tunnel_address or "(management)",
             node.storage_address or "(management)",
         )
-    deployed = [name for name in config.enabled_services() if name not in config.undeployable_services()]
+    deployed = config.enabled_services()
     table.caption = f"public endpoint {config.endpoint}; optional services deployed: {', '.join(deployed) or 'none'}"
     return table
 
 
-def warn_undeployable(config: Deployment) -> None:
-    """One warning per optional service that is on but not deployed by this version."""
-    for name in config.undeployable_services():
-        err.print(
-            f"[yellow]warning:[/] services.{name} is on, but tenrec {__version__} does not deploy {name} yet: "
-            f"it is skipped. Set services.{name}: false to say so (a later tenrec deploys it).",
-        )
-
-
 def print_access(config: Deployment, state: StateDir) -> None:
     """Where the operator goes next: the dashboard, and the credentials the deploy wrote."""
-    if "horizon" in config.enabled_services() and "horizon" not in config.undeployable_services():
+    if "horizon" in config.enabled_services():
         console.print(f"Dashboard: http://{config.endpoint}/ (user admin, domain Default)", markup=False)
     console.print(
         f"Credentials: {state.root / 'clouds.yaml'} (cloud 'tenrec'), {state.root / 'admin-openrc.sh'}", markup=False
@@ -120,7 +111,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = resolve_config(args.config)
     config = load(path)
     console.print(config_table(config, path))
-    warn_undeployable(config)
     console.print("[green]The config is valid.[/]")
     if not args.nodes:
         return Exit.OK
@@ -202,7 +192,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if previous is not None:
         err.print(f"[yellow]{unfinished_message(previous)}[/]")
     console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
-    warn_undeployable(config)
     try:
         with runs.running(scope.removeprefix(", ") or "full") as run:
             # Holding the lock: any Ansible of this deployment still running was left by a
@@ -231,7 +220,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         state.mark_deployed(config.release)
     console.print(f"[green]Deployed; {result.changed} change(s).[/]")
     print_access(config, state)
-    warn_undeployable(config)
     return Exit.OK
 
 

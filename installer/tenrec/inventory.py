@@ -86,6 +86,7 @@ def group_vars(config: Deployment, state: StateDir | None = None) -> dict[str, A
         "tenrec_volumes": config.volumes.model_dump(),
         "tenrec_object_storage": config.object_storage.model_dump() | {"ring_devices": swift_ring_devices(config)},
         "tenrec_services": config.enabled_services(),
+        "tenrec_telemetry": config.telemetry.model_dump(),
         "tenrec_node_roles": list(NODE_ROLES),
         # Layered over each service role's config files (plugins/filter/openstack_config.py).
         "tenrec_config_overrides": config.overrides.layers() if config.overrides else {},

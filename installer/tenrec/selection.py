@@ -10,7 +10,19 @@ from tenrec.config import Deployment
 # facts later roles read (always), and the tagged role on the hosts that run it.
 INFRASTRUCTURE = ("common", "mariadb", "rabbitmq", "memcached", "openvswitch", "libvirt", "iscsi_target")
 MACHINERY = ("wheel_repository",)
-SERVICES = ("keystone", "glance", "placement", "neutron", "nova", "cinder", "swift", "heat", "horizon")
+SERVICES = (
+    "keystone",
+    "glance",
+    "placement",
+    "neutron",
+    "nova",
+    "cinder",
+    "swift",
+    "heat",
+    "gnocchi",
+    "ceilometer",
+    "horizon",
+)
 DEPLOYABLE = INFRASTRUCTURE + MACHINERY + SERVICES
 GROUPS = ("controller", "network", "compute", "storage")
 
@@ -36,10 +48,7 @@ def check_only(names: list[str], config: Deployment) -> list[Problem]:
         if name in DEPLOYABLE:
             problems.append(Problem("--only", f"{name!r} is off in this config", f"set services.{name}: true first"))
             continue
-        if name in optional:
-            message = f"{name!r} is not deployed by this version of tenrec"
-        else:
-            message = f"{name!r} is not a service or role of a deployment"
+        message = f"{name!r} is not a service or role of a deployment"
         problems.append(Problem("--only", message, f"use one or more of: {', '.join(DEPLOYABLE)}"))
     return problems
 

@@ -118,26 +118,24 @@ def test_valid_config_check_exit_0(tmp_path):
     assert "cloud1" in result.stdout
 
 
-def test_check_warns_of_each_service_on_that_this_version_does_not_deploy(tmp_path):
+def test_check_lists_the_optional_services_it_deploys(tmp_path):
     data = yaml.safe_load((REPO / "inventory/aio/tenrec.yml").read_text())
     data["services"] = {"cinder": True, "swift": False, "horizon": True, "heat": True}
     data["services"] |= {"ceilometer": True, "gnocchi": True}
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
     result = tenrec("check", "-c", str(config), cwd=tmp_path)
-    assert result.returncode == Exit.OK, result.stderr  # a warning, not an error
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    for name in ("ceilometer", "gnocchi"):
-        assert any(f"services.{name} is on, but tenrec" in line and "skipped" in line for line in warnings), name
-    assert not any(f"services.{name}" in line for name in ("swift", "cinder", "heat", "horizon") for line in warnings)
-    assert "optional services deployed: cinder, horizon, heat" in " ".join(result.stdout.split())
+    assert result.returncode == Exit.OK, result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "optional services deployed: cinder, horizon, heat, ceilometer, gnocchi" in " ".join(result.stdout.split())
 
 
-def test_the_deployable_services_are_those_with_a_role():
-    from tenrec.config.model import DEPLOYABLE_OPTIONAL_SERVICES, OPTIONAL_SERVICES  # noqa: PLC0415
+def test_every_service_has_a_role_and_a_tag():
+    from tenrec.config.model import OPENSTACK_SERVICES  # noqa: PLC0415
+    from tenrec.selection import SERVICES  # noqa: PLC0415
 
-    with_role = tuple(name for name in OPTIONAL_SERVICES if (REPO / "roles" / name).is_dir())
-    assert with_role == DEPLOYABLE_OPTIONAL_SERVICES
+    assert [name for name in OPENSTACK_SERVICES if not (REPO / "roles" / name).is_dir()] == []
+    assert sorted(SERVICES) == sorted(OPENSTACK_SERVICES)
 
 
 def test_no_config_anywhere(tmp_path):
@@ -216,13 +214,12 @@ def test_only_and_limit_are_checked_before_any_node(tmp_path):
     config = tmp_path / "tenrec.yml"
     config.write_text(yaml.safe_dump(data))
     try:
-        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder,gnocchi", "--limit", "nowhere")
+        result = tenrec("deploy", "-c", str(config), "--only", "glance,glanse,cinder", "--limit", "nowhere")
     finally:
         listener.close()
     assert result.returncode == Exit.INVALID_CONFIG, result.stdout + result.stderr
     assert "--only: 'glanse' is not a service or role" in result.stderr
     assert "--only: 'cinder' is off in this config" in result.stderr
-    assert "--only: 'gnocchi' is not deployed by this version" in result.stderr
     assert "--limit: 'nowhere' is neither a node nor a role" in result.stderr
     assert listener.connections == 0
 

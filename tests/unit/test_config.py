@@ -544,3 +544,12 @@ def test_object_storage_defaults_and_bounds():
     )
     found = problems_of(changed(object_storage={"part_power": 40, "loop_file_gb": 0}))
     assert "object_storage.part_power" in found and "object_storage.loop_file_gb" in found
+
+
+def test_telemetry_polling_interval_defaults_to_upstreams_and_is_bounded():
+    model, problems = validate(changed(services={"ceilometer": True, "gnocchi": True}))
+    assert problems == [] and model is not None and model.telemetry.polling_interval == 300
+    found = problems_of(changed(telemetry={"polling_interval": 5}))
+    assert "greater than or equal to 10" in found["telemetry.polling_interval"]
+    found = problems_of(changed(telemetry={"polling_interval": 7200}))
+    assert "less than or equal to 3600" in found["telemetry.polling_interval"]

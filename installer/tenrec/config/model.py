@@ -19,9 +19,6 @@ DEFAULT_RELEASE = "2026.2"
 NODE_ROLES: tuple[str, ...] = ("controller", "network", "compute", "storage")
 OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "ceilometer", "gnocchi")
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
-# The optional services this version of tenrec can deploy (a role each); the others may be
-# switched on in a config, but are skipped with a warning until a version deploys them.
-DEPLOYABLE_OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat")
 
 _HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,61}$")
@@ -399,6 +396,14 @@ class ObjectStorage(Strict):
     loop_file_gb: Annotated[int, Field(ge=1, le=65536)] = 10
 
 
+class Telemetry(Strict):
+    """Ceilometer's polling (services.ceilometer) into Gnocchi (services.gnocchi)."""
+
+    # Seconds between two polls of the guests and of the APIs: upstream's 300 matches the
+    # 5-minute granularity of the default archive policy (ceilometer-low).
+    polling_interval: Annotated[int, Field(ge=10, le=3600)] = 300
+
+
 class Services(Strict):
     """Optional services; keystone, glance, placement, nova and neutron are always on."""
 
@@ -437,6 +442,7 @@ class Deployment(Strict):
     volumes: Volumes = Volumes()
     object_storage: ObjectStorage = ObjectStorage()
     services: Services = Services()
+    telemetry: Telemetry = Telemetry()
     overrides: ConfigOverrides | None = None
     # CAs the nodes must trust besides Debian's, e.g. a TLS-intercepting proxy's toward PyPI.
     ca_certificates: list[CaFile] = Field(default_factory=list)
@@ -453,7 +459,3 @@ class Deployment(Strict):
 
     def enabled_services(self) -> list[str]:
         return [name for name in OPTIONAL_SERVICES if getattr(self.services, name)]
-
-    def undeployable_services(self) -> list[str]:
-        """Optional services switched on that this version does not deploy (skipped)."""
-        return [name for name in self.enabled_services() if name not in DEPLOYABLE_OPTIONAL_SERVICES]

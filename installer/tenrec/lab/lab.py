@@ -132,7 +132,9 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         # an NFS share of the first storage node (the lab's NFS: tenrec.lab.nfs).
         "volumes": {"nfs_shares": [nfs.share_of(storage[0].addresses["management"])]} if storage else {},
         # The lab exercises the optional services that are off by default too.
-        "services": {"heat": True},
+        "services": {"heat": True, "ceilometer": True, "gnocchi": True},
+        # Polled every minute: verify's telemetry rows see a new guest's measures within one.
+        "telemetry": {"polling_interval": 60},
         # Nodes trust what this machine trusts beyond Debian's CAs (a proxy toward PyPI).
         "ca_certificates": [str(path) for path in host_extra_cas()],
     }

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tenrec.config import Deployment
-from tenrec.verify import compute, dashboard, identity, image, network, objects, orchestration, placement, volume
+from tenrec.verify import (
+    compute,
+    dashboard,
+    identity,
+    image,
+    network,
+    objects,
+    orchestration,
+    placement,
+    telemetry,
+    volume,
+)
 from tenrec.verify.core import Check, Context, Family, Outcome, Row, SelectionError, run, select
 
 __all__ = [
@@ -33,7 +44,8 @@ ALWAYS_DEPLOYED: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "
 # In run order; identity comes first: everything else needs its token. network before
 # compute: the guest compute/boot starts needs network/tenant's network; orchestration after
 # compute: its stack boots compute/boot's image; dashboard before compute: compute's
-# dashboard/instances needs dashboard/login.
+# dashboard/instances needs dashboard/login; telemetry before compute: compute's
+# telemetry/instance needs telemetry/status.
 FAMILIES: tuple[Family, ...] = (
     identity.FAMILY,
     image.FAMILY,
@@ -42,6 +54,7 @@ FAMILIES: tuple[Family, ...] = (
     volume.FAMILY,
     objects.FAMILY,
     dashboard.FAMILY,
+    telemetry.FAMILY,
     compute.FAMILY,
     orchestration.FAMILY,
 )

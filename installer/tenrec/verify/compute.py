@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenrec.verify import dashboard, network, volume
+from tenrec.verify import dashboard, network, telemetry, volume
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.guest import (
     META_DATA,
@@ -464,6 +464,8 @@ FAMILY = Family(
         volume.ATTACH_CHECK,
         # While the server exists: the dashboard lists it.
         Check(dashboard.INSTANCES, dashboard.SERVICE, dashboard.instances, needs=(BOOT, dashboard.LOGIN)),
+        # Late among the server's rows: by now a poll of the compute agent has seen it.
+        telemetry.INSTANCE_CHECK,
         Check(DELETE, SERVICE, delete, needs=(BOOT,)),
     ),
 )
