@@ -34,7 +34,7 @@ def test_status_without_a_metricd_processor_fails_naming_metricd():
 
 
 def test_status_of_a_coordinator_without_membership_is_not_a_failure():
-    # What Gnocchi 4.7.1 answers on the lab with the file storage's coordinator.
+    # What Gnocchi 4.7.1 answers when it coordinates through its MySQL index (its default).
     found = {"storage": {"summary": {"metrics": 0, "measures": 0}}, "metricd": {"processors": None, "statistics": {}}}
     assert judge_status(found) == "metricd membership not reported; backlog 0 measure(s) of 0 metric(s)"
 

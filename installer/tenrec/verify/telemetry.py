@@ -70,8 +70,8 @@ def judge_status(found: dict[str, Any], types: set[str] | None = None) -> str:
         raise CheckFailed("Gnocchi reports no metricd processor: gnocchi-metricd is not running")
     summary = (found.get("storage") or {}).get("summary") or {}
     backlog = f"backlog {summary.get('measures', 0)} measure(s) of {summary.get('metrics', 0)} metric(s)"
-    # null: the coordination backend (tooz's file driver, the file storage's default) keeps no
-    # group membership, so Gnocchi cannot list its metricd processes.
+    # null: the coordination backend keeps no group membership (tooz's MySQL driver, which
+    # Gnocchi uses by default; tenrec configures the file driver), so no list of processes.
     members = f"{len(processors)} metricd processor(s)" if processors else "metricd membership not reported"
     detail = f"{members}; {backlog}"
     if types is None:

@@ -49,13 +49,14 @@ def test_a_request_without_a_token_is_refused(host):
     assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {API}/v1/metric") == "401"
 
 
-def test_status_reports_the_backlog(host):
-    # The file storage's coordinator (tooz's file driver) keeps no group membership, so
-    # metricd's processors are null here: the aggregation below is what shows metricd works.
+def test_status_reports_the_backlog_and_the_metricd_processor(host):
+    # Coordinated through tooz's file driver (coordination_url), which keeps group membership:
+    # Gnocchi's default, its MySQL index, keeps none and reported null processors.
     status, found = gnocchi(host, "GET", "/v1/status?details=false")
     assert status == 200, found
     assert set(found["storage"]["summary"]) == {"metrics", "measures"}, found
-    assert found["metricd"]["processors"] is None, found
+    assert found["metricd"]["processors"], found
+    assert host.file("/etc/gnocchi/gnocchi.conf").contains("^coordination_url = file:///var/lib/gnocchi/coordination")
 
 
 def test_measures_go_in_and_come_back_aggregated(host):
