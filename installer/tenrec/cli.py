@@ -440,9 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tempest",
         action="store_true",
         help="instead of the rows, run the upstream test suite (Tempest, from its own pinned venv) against "
-        "the cloud: the smoke tests, or those --regex selects",
+        "the cloud: the smoke tests (with Heat, heat-tempest-plugin's API tests too), or those --regex selects",
     )
-    verify.add_argument("--regex", metavar="REGEX", help="with --tempest: run the tests matching REGEX, not --smoke")
+    verify.add_argument(
+        "--regex", metavar="REGEX", help="with --tempest: run the tests matching REGEX, not the smoke tests"
+    )
     verify.add_argument(
         "--concurrency", type=int, default=2, metavar="N", help="with --tempest: test workers (default 2)"
     )

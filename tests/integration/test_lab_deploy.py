@@ -419,6 +419,10 @@ def test_tempest_smoke_suite_passes(lab):
     # The scenarios that log into a guest over SSH ran and passed, not skipped.
     assert "tempest.scenario.test_server_basic_ops.TestServerBasicOps.test_server_basic_ops" in passed
     assert "tempest.scenario.test_network_basic_ops.TestNetworkBasicOps.test_network_basic_ops" in passed
+    # The dashboard's scenario (Horizon on /, told to tempest.conf) and Heat's plugin (the lab has Heat).
+    assert "tempest.scenario.test_dashboard_basic_ops.TestDashboardBasicOps.test_basic_scenario" in passed
+    heat = [test for test in passed if test.startswith("heat_tempest_plugin.tests.api.")]
+    assert len(heat) > 20, heat
 
 
 def test_no_secret_outside_its_config_files(lab, config):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +17,10 @@ from tenrec.verify.tempest import (
     RESULTS_PROGRAM,
     Outcome,
     TestResult,
+    default_selection,
     overrides,
     parse_results,
+    set_options,
     short_reason,
 )
 
@@ -95,6 +99,25 @@ def test_the_config_tells_tempest_what_discovery_cannot_know():
     assert values["validation.run_validation"] == "true"
     assert values["validation.image_ssh_user"] == "root"
     assert values["compute_feature_enabled.config_drive"] == "true"
+    assert "service_available.horizon" not in values
+
+
+def test_the_config_says_where_the_dashboard_is():
+    pairs = overrides("img-1", ["fl-1", "fl-2"], 1, "http://192.0.2.10")
+    values = dict(zip(pairs[::2], pairs[1::2], strict=True))
+    assert values["service_available.horizon"] == "true"
+    assert values["dashboard.dashboard_url"] == "http://192.0.2.10/"
+    assert values["dashboard.login_url"] == "http://192.0.2.10/auth/login/"
+
+
+def test_the_default_selection_is_the_smoke_suite_and_with_heat_its_plugins_api_tests():
+    smoke = "tempest.api.compute.servers.test_create_server.ServersTestJSON.test_list_servers[id-9a438d88,smoke]"
+    heat_api = "heat_tempest_plugin.tests.api.test_heat_api.stacks_create_stack[id-1]"
+    heat_scenario = "heat_tempest_plugin.tests.scenario.test_server_signal.ServerSignalIntegrationTest.test_x[id-2]"
+    plain = "tempest.api.compute.servers.test_servers.ServersTestJSON.test_update_server_name[id-5e6ccff8]"
+    without, with_heat = default_selection(["keystone", "nova"]), default_selection(["keystone", "nova", "heat"])
+    assert [bool(re.search(without, test)) for test in (smoke, heat_api, heat_scenario, plain)] == [1, 0, 0, 0]
+    assert [bool(re.search(with_heat, test)) for test in (smoke, heat_api, heat_scenario, plain)] == [1, 1, 0, 0]
 
 
 def write_config(tmp_path):
@@ -139,3 +162,22 @@ def test_a_tool_that_died_is_summed_up_by_its_exception():
     )
     assert failure_summary(output) == "tempest.lib.exceptions.EndpointNotFound: Endpoint not found"
     assert failure_summary("plain failure\nlast line") == "plain failure\nlast line"
+
+
+def test_options_go_into_tempest_conf_and_the_rest_stays(tmp_path):
+    conf = tmp_path / "tempest.conf"
+    conf.write_text(
+        "[DEFAULT]\nlog_file = tempest.log\n\n[heat_plugin]\nusername = demo_tempestconf\nregion = RegionOne\n"
+    )
+    set_options(conf, "heat_plugin", {"username": "u1", "password": "p%w"})
+    set_options(conf, "dashboard", {"dashboard_url": "http://192.0.2.10/"})
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(conf)
+    assert dict(parser["heat_plugin"]) == {
+        "log_file": "tempest.log",
+        "username": "u1",
+        "region": "RegionOne",
+        "password": "p%w",
+    }
+    assert parser["dashboard"]["dashboard_url"] == "http://192.0.2.10/"
+    assert conf.stat().st_mode & 0o777 == 0o600

@@ -5,16 +5,19 @@ Tempest and python-tempestconf run from a venv of their own (pinned, built once 
 initramfs with Debian's dropbear, tests/guest_image.py `tempest`) and two flavors are
 created, discover-tempest-config writes tempest.conf from the catalog with what tenrec
 knows set explicitly (images, flavors, SSH as root with the keypair, compute nodes), and
-`tempest run` runs the smoke suite (or --regex). Results: passed / failed / skipped with
+`tempest run` runs the smoke suite (with Heat, heat-tempest-plugin's API tests too; or
+--regex). Results: passed / failed / skipped with
 each failure's and skip's reason, on the console and in .tenrec/logs/tempest-last.json.
 The images and flavors are removed afterwards; Tempest removes its own projects.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -28,7 +31,13 @@ from tenrec.paths import StateDir
 
 TEMPEST_VERSION = "47.0.0"
 TEMPESTCONF_VERSION = "3.5.4"
-REQUIREMENTS = (f"tempest=={TEMPEST_VERSION}", f"python-tempestconf=={TEMPESTCONF_VERSION}")
+# Heat's own tests live in this plugin; tempestconf fills its [heat_plugin] section.
+HEAT_PLUGIN_VERSION = "3.0.0"
+REQUIREMENTS = (
+    f"tempest=={TEMPEST_VERSION}",
+    f"python-tempestconf=={TEMPESTCONF_VERSION}",
+    f"heat-tempest-plugin=={HEAT_PLUGIN_VERSION}",
+)
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tenrec" / "tempest"
 # The release's upper-constraints pin Tempest's libraries (Tempest itself is branchless).
 CONSTRAINTS = Path("releases/2026.2/upper-constraints.txt")
@@ -38,6 +47,18 @@ CONSTRAINTS = Path("releases/2026.2/upper-constraints.txt")
 FLAVORS = ({"ram": 256, "vcpus": 1, "disk": 1}, {"ram": 320, "vcpus": 1, "disk": 1})
 BUILD_TIMEOUT = 300
 SSH_TIMEOUT = 300
+
+# `tempest run --smoke` selects the tests tagged smoke; heat-tempest-plugin tags none of its
+# tests, and its API tests (gabbi, no guest) are what stands for them: every orchestration
+# API call on stacks, resources, templates, environments and software configs.
+SMOKE = r"\[.*\bsmoke\b.*\]"
+HEAT_API_TESTS = r"^heat_tempest_plugin\.tests\.api\."
+
+
+def default_selection(services: Sequence[str]) -> str:
+    """The regex of a run without --regex: the smoke suite, and Heat's API tests with Heat."""
+    return f"{SMOKE}|{HEAT_API_TESTS}" if "heat" in services else SMOKE
+
 
 # Reads a subunit v2 stream on stdin (stestr last --subunit), prints {test id: {status, reason}}.
 RESULTS_PROGRAM = r"""
@@ -132,7 +153,7 @@ def short_reason(text: str, limit: int = 300) -> str:
 
 
 def venv_dir(cache: Path = CACHE) -> Path:
-    return cache / f"tempest-{TEMPEST_VERSION}+tempestconf-{TEMPESTCONF_VERSION}"
+    return cache / f"tempest-{TEMPEST_VERSION}+tempestconf-{TEMPESTCONF_VERSION}+heat-{HEAT_PLUGIN_VERSION}"
 
 
 def ensure_venv(root: Path, log: Callable[[str], None], cache: Path = CACHE) -> Path:
@@ -196,8 +217,9 @@ def cleanup(ctx: Any) -> list[str]:
     return problems
 
 
-def overrides(image_id: str, flavor_ids: Sequence[str], computes: int) -> list[str]:
-    """What tempest.conf must say that discovery cannot know: tenrec's guest, flavors, SSH, sizes."""
+def overrides(image_id: str, flavor_ids: Sequence[str], computes: int, dashboard: str | None = None) -> list[str]:
+    """What tempest.conf must say that discovery cannot know: tenrec's guest, flavors, SSH, sizes,
+    and where the dashboard is (discovery looks for it at /dashboard; tenrec serves it at /)."""
     values = {
         "compute.image_ref": image_id,
         "compute.image_ref_alt": image_id,
@@ -215,10 +237,69 @@ def overrides(image_id: str, flavor_ids: Sequence[str], computes: int) -> list[s
         "validation.ping_timeout": "120",
         "auth.use_dynamic_credentials": "true",
     }
+    if dashboard is not None:
+        values |= {
+            "service_available.horizon": "true",
+            "dashboard.dashboard_url": f"{dashboard}/",
+            "dashboard.login_url": f"{dashboard}/auth/login/",
+        }
     return [part for key, value in values.items() for part in (key, value)]
 
 
 # --- running --------------------------------------------------------------------------------
+
+
+def dashboard_url(config: Any, services: Sequence[str]) -> str | None:
+    """Horizon's root on the public endpoint, where it is deployed."""
+    return f"http://{config.endpoint}" if "horizon" in services else None
+
+
+def make_heat_plugin_user(ctx: Any) -> dict[str, str]:
+    """heat-tempest-plugin logs in with static credentials, not Tempest's dynamic ones:
+    a project and a member user of its own for this run (a random password, removed with
+    the run's other resources). tempestconf would name a demo user that only its --create
+    makes, with a well-known password."""
+    conn = ctx.conn
+    name = ctx.resource_name("heat-plugin")
+    password = secrets.token_urlsafe(24)
+    project = conn.identity.create_project(name=name, domain_id="default", description="tenrec verify --tempest")
+    project_id = project.id
+    ctx.on_cleanup(f"project {name}", lambda: conn.identity.delete_project(project_id, ignore_missing=True))
+    user = conn.identity.create_user(name=name, password=password, domain_id="default", default_project_id=project_id)
+    user_id = user.id
+    ctx.on_cleanup(f"user {name}", lambda: conn.identity.delete_user(user_id, ignore_missing=True))
+    member = conn.identity.find_role("member", ignore_missing=False)
+    conn.identity.assign_project_role_to_user(project_id, user_id, member.id)
+    # The plugin's API tests leave stacks behind (seen: three); they go before their project.
+    credentials = {"username": name, "password": password, "project_name": name}
+    ctx.on_cleanup(f"stacks of {name}", lambda: delete_stacks(conn, credentials))
+    return credentials
+
+
+def delete_stacks(conn: Any, credentials: dict[str, str], timeout: float = 180) -> None:
+    """Deletes the stacks of the plugin's project, as its user, and waits until they are gone."""
+    own = conn.connect_as(**credentials, user_domain_id="default", project_domain_id="default")
+    for stack in own.orchestration.stacks():
+        own.orchestration.delete_stack(stack.id, ignore_missing=True)
+    deadline = time.monotonic() + timeout
+    while left := [stack.name for stack in own.orchestration.stacks()]:
+        if time.monotonic() > deadline:
+            raise TempestError(f"heat-tempest-plugin's stacks not deleted within {timeout:.0f} s: {', '.join(left)}")
+        time.sleep(3)
+
+
+def set_options(conf: Path, section: str, values: dict[str, str]) -> None:
+    """Options written into tempest.conf itself (0600): never on a command line."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(conf)
+    if not parser.has_section(section):
+        parser.add_section(section)
+    for option, value in values.items():
+        parser.set(section, option, value)
+    with conf.open("w") as out:
+        parser.write(out)
+    conf.chmod(0o600)
 
 
 def private_workspace(state: StateDir) -> Path:
@@ -259,14 +340,22 @@ def run_tests(
     workspace: Path,
     conf: Path,
     *,
-    regex: str | None,
+    regex: str,
     concurrency: int,
     log_file: Path,
     progress: Callable[[str, str], None],
 ) -> Outcome:
-    """`tempest run` (smoke, or --regex), its output into log_file; the results from stestr."""
-    selection = ["--regex", regex] if regex else ["--smoke"]
-    argv = [str(bin_dir / "tempest"), "run", *selection, "--concurrency", str(concurrency), "--config-file", str(conf)]
+    """`tempest run --regex`, its output into log_file; the results from stestr."""
+    argv = [
+        str(bin_dir / "tempest"),
+        "run",
+        "--regex",
+        regex,
+        "--concurrency",
+        str(concurrency),
+        "--config-file",
+        str(conf),
+    ]
     env = {**os.environ, "TEMPEST_CONFIG_DIR": str(conf.parent), "TEMPEST_CONFIG": conf.name, "PYTHONUNBUFFERED": "1"}
     with (
         log_file.open("w", encoding="utf-8") as log,
@@ -308,6 +397,33 @@ def write_report(outcome: Outcome, path: Path, elapsed: float, selection: str) -
     path.write_text(json.dumps(summary, indent=1) + "\n")
 
 
+def prepare(
+    ctx: Any, bin_dir: Path, state: StateDir, builder: Any, *, services: Sequence[str], say: Callable[[str], None]
+) -> Path:
+    """What Tempest tests with (its guest, two flavors, with Heat the plugin's user) and
+    tempest.conf describing them and the cloud; the conf's path."""
+    from tenrec.verify.compute import make_flavor, upload_guest  # noqa: PLC0415
+
+    guest = builder.build_tempest_guest()
+    # Public: Tempest's test projects boot it.
+    image_id = upload_guest(ctx, guest.kernel.read_bytes(), guest.initramfs.read_bytes(), visibility="public")
+    flavor_ids = [make_flavor(ctx, f"tempest-flavor{number}", spec) for number, spec in enumerate(FLAVORS)]
+    say(f"guest image {image_id} (dropbear, root with the keypair), flavors {', '.join(flavor_ids)}")
+    computes = sum("compute" in node.roles for node in ctx.config.nodes)
+    conf = write_config(
+        bin_dir,
+        private_workspace(state),
+        state.root / "clouds.yaml",
+        overrides(image_id, flavor_ids, computes, dashboard_url(ctx.config, services)),
+        state.logs / "tempest-discover-last.log",
+    )
+    say(f"tempest.conf written by discover-tempest-config: {conf}")
+    if "heat" in services:
+        set_options(conf, "heat_plugin", make_heat_plugin_user(ctx))
+        say("heat-tempest-plugin's user: a member of a project of its own, for this run")
+    return conf
+
+
 def perform(
     conn: Any,
     config: Any,
@@ -318,14 +434,20 @@ def perform(
     concurrency: int = 2,
 ) -> int:
     """The whole run with progress on console; the exit code (0 no failure, 1 failures or errors)."""
+    from rich.markup import escape  # noqa: PLC0415
+
     from tenrec.exitcodes import Exit  # noqa: PLC0415
     from tenrec.paths import collection_root  # noqa: PLC0415
-    from tenrec.verify.compute import make_flavor, upload_guest  # noqa: PLC0415
+    from tenrec.verify import deployed_services  # noqa: PLC0415
     from tenrec.verify.core import Context  # noqa: PLC0415
     from tenrec.verify.guest import checkout_builder, load_builder  # noqa: PLC0415
 
     started = time.monotonic()
-    selection = f"--regex {regex}" if regex else "--smoke"
+    services = deployed_services(config)
+    regex = regex or default_selection(services)
+    selection = f"--regex {regex}"
+    # rich's markup reads the regex's backslash-bracket as an escaped bracket and drops the backslash.
+    shown = escape(selection.replace("\\[", "\\\\["))
 
     def say(message: str) -> None:
         console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {message}")
@@ -338,22 +460,12 @@ def perform(
     stamp = time.strftime("%Y%m%d%H%M%S")
     try:
         bin_dir = ensure_venv(collection_root(), say)
-        say(f"Tempest {TEMPEST_VERSION}, python-tempestconf {TEMPESTCONF_VERSION} from {bin_dir.parent}")
-        guest = load_builder(builder).build_tempest_guest()
-        # Public: Tempest's test projects boot it.
-        image_id = upload_guest(ctx, guest.kernel.read_bytes(), guest.initramfs.read_bytes(), visibility="public")
-        flavor_ids = [make_flavor(ctx, f"tempest-flavor{number}", spec) for number, spec in enumerate(FLAVORS)]
-        say(f"guest image {image_id} (dropbear, root with the keypair), flavors {', '.join(flavor_ids)}")
-        computes = sum("compute" in node.roles for node in config.nodes)
-        workspace = private_workspace(state)
-        conf = write_config(
-            bin_dir,
-            workspace,
-            state.root / "clouds.yaml",
-            overrides(image_id, flavor_ids, computes),
-            state.logs / "tempest-discover-last.log",
+        say(
+            f"Tempest {TEMPEST_VERSION}, python-tempestconf {TEMPESTCONF_VERSION}, "
+            f"heat-tempest-plugin {HEAT_PLUGIN_VERSION} from {bin_dir.parent}"
         )
-        say(f"tempest.conf written by discover-tempest-config: {conf}")
+        conf = prepare(ctx, bin_dir, state, load_builder(builder), services=services, say=say)
+        workspace = conf.parent.parent
         log_file = state.logs / f"tempest-{stamp}.log"
         counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
         with console.status("tempest run") as status:
@@ -363,12 +475,12 @@ def perform(
                 if outcome == "FAILED":
                     console.print(f"  [red]✗ {test.split('[', 1)[0]}[/]")
                 status.update(
-                    f"tempest run {selection}: {sum(counts.values())} done ({counts['ok']} ok, "
+                    f"tempest run {shown}: {sum(counts.values())} done ({counts['ok']} ok, "
                     f"{counts['FAILED']} failed, {counts['SKIPPED']} skipped), "
                     f"{time.monotonic() - started:.0f}s"
                 )
 
-            say(f"tempest run {selection} --concurrency {concurrency} (log: {log_file})")
+            say(f"tempest run {shown} --concurrency {concurrency} (log: {log_file})")
             outcome = run_tests(
                 bin_dir,
                 workspace,
@@ -389,7 +501,7 @@ def perform(
     write_report(outcome, report, elapsed, selection)
     print_outcome(console, outcome)
     verdict = "green" if not outcome.failed else "red"
-    console.print(f"[{verdict}]Tempest {selection}: {outcome.counts()} in {elapsed:.0f}s.[/] Results: {report}")
+    console.print(f"[{verdict}]Tempest {shown}: {outcome.counts()} in {elapsed:.0f}s.[/] Results: {report}")
     return Exit.OK if not outcome.failed and outcome.results else Exit.FAILED
 
 
