@@ -465,7 +465,7 @@ def perform(
             f"heat-tempest-plugin {HEAT_PLUGIN_VERSION} from {bin_dir.parent}"
         )
         conf = prepare(ctx, bin_dir, state, load_builder(builder), services=services, say=say)
-        workspace = conf.parent.parent
+        workspace = private_workspace(state)
         log_file = state.logs / f"tempest-{stamp}.log"
         counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
         with console.status("tempest run") as status:
