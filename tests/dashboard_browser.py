@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -53,10 +53,21 @@ def browser() -> webdriver.Chrome:
 
 def wait_for(driver: webdriver.Chrome, what: str, condition: Callable[[webdriver.Chrome], object]) -> None:
 
+    # Horizon replaces table rows as their status refreshes and Angular re-renders its tables:
+    # an element found a moment ago may be gone; the condition is simply asked again.
     try:
-        WebDriverWait(driver, WAIT).until(condition)
+        WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         raise DashboardProblem(f"{what}: not within {WAIT}s at {driver.current_url} ({driver.title})") from None
+
+
+def click(driver: webdriver.Chrome, what: str, selector: str) -> None:
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        d.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_for(driver, f"a click on {what}", clicked)
 
 
 def visit(root: str, user: str, password: str, server: str, volume: str, container: str, screenshot: Path) -> list[str]:
@@ -110,13 +121,13 @@ def visit(root: str, user: str, password: str, server: str, volume: str, contain
 
         started = time.monotonic()
         # As a user does: open the user menu, click Sign Out.
-        driver.find_element(By.CSS_SELECTOR, "li.user-menu > a.dropdown-toggle").click()
+        click(driver, "the user menu", "li.user-menu > a.dropdown-toggle")
         wait_for(
             driver,
             "Sign Out in the open user menu",
             lambda d: d.find_element(By.CSS_SELECTOR, "form[action='/auth/logout/'] button").is_displayed(),
         )
-        driver.find_element(By.CSS_SELECTOR, "form[action='/auth/logout/'] button").click()
+        click(driver, "Sign Out", "form[action='/auth/logout/'] button")
         wait_for(driver, "the login page after signing out", lambda d: d.find_elements(By.ID, "id_username"))
         driver.get(f"{root}/project/instances/")
         wait_for(driver, "the login page for a signed-out browser", lambda d: "/auth/login/" in d.current_url)

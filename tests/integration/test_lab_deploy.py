@@ -346,7 +346,7 @@ def test_openstack_cli_on_the_controller(lab, config):
     endpoints = json.loads(controller.check_output("openstack --os-cloud tenrec endpoint list -f json"))
     found = {(e["Service Type"], e["Interface"]) for e in endpoints}
     kinds = ("identity", "image", "placement", "network", "compute", "volumev3", "block-storage", "object-store")
-    kinds += ("orchestration", "cloudformation")
+    kinds += ("orchestration", "cloudformation", "metric")
     expected = {(t, i) for t in kinds for i in ("public", "internal", "admin")}
     assert found == expected
 
