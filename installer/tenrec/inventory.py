@@ -36,10 +36,22 @@ def host_vars(config: Deployment, node: Node) -> dict[str, Any]:
         found["tenrec_volume_devices"] = list(node.volume_devices)
     if "storage" in node.roles:
         found["tenrec_swift_devices"] = swift_devices(node)
+    if node.connection == "local":
+        # This machine: no SSH, and modules run with the node's Python, not tenrec's venv.
+        found |= {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}
+        del found["ansible_user"], found["ansible_port"]
+        if os.geteuid() != 0:
+            found["ansible_become"] = True
+        return found | _node_extras(config, node)
     if ssh.private_key:
         found["ansible_ssh_private_key_file"] = str(Path(ssh.private_key).expanduser())
     if ssh.user != "root":
         found["ansible_become"] = True
+    return found | _node_extras(config, node)
+
+
+def _node_extras(config: Deployment, node: Node) -> dict[str, Any]:
+    found: dict[str, Any] = {}
     external = config.networks.external
     interface = node.external_interface or (external.interface if external else None)
     if "network" in node.roles and interface:

@@ -69,8 +69,14 @@ def find(own_pid: int, proc: str = "/proc") -> dict[int, str]:
     return {
         pid: deepest_command(pid, table) or cmdline
         for pid, (_, cmdline) in table.items()
-        if pid not in mine and any(mark.decode() in cmdline for mark in ANSIBLE_MARKS)
+        if pid not in mine and any(mark.decode() in cmdline for mark in ANSIBLE_MARKS) and not _ssh_client(cmdline)
     }
+
+
+def _ssh_client(cmdline: str) -> bool:
+    """The deploy host's connection to another node (this node is also the deploy host when
+    tenrec runs on it): the step runs over there, not here."""
+    return cmdline.split(" ", 1)[0].rsplit("/", 1)[-1] == "ssh"
 
 
 def wait(timeout: float, own_pid: int | None = None, poll: float = 1.0, proc: str = "/proc") -> dict:

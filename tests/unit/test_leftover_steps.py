@@ -31,6 +31,8 @@ def test_finds_other_runs_steps_by_what_they_do_now_and_not_its_own(tmp_path):
     fake_process(tmp_path, 3001, 3000, "/usr/bin/python3")
     # Something else entirely.
     fake_process(tmp_path, 900, 1, "/usr/sbin/chronyd", "-F", "1")
+    # This node is also the deploy host: the run's connection to another node runs a step there.
+    fake_process(tmp_path, 4000, 1, "/usr/bin/ssh", "-C", "root@10.0.0.31", "/bin/sh -c '/usr/bin/python3 && sleep 0'")
     assert leftover_steps.find(3001, proc=str(tmp_path)) == {2119: "systemctl restart mariadb"}
 
 

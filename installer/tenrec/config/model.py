@@ -307,6 +307,9 @@ class ExternalNetwork(Network):
 
     bridge: InterfaceName = "br-ex"
     interface: InterfaceName | None = None
+    # No uplink: the network node holds the gateway address on the bridge and masquerades the
+    # network's traffic out of its own default route (a single-NIC host keeps its interface).
+    nat: bool = False
     physical_network: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "physnet1"
 
 
@@ -360,6 +363,8 @@ class Node(Strict):
     # Swift's failure domain; none: each storage node is its own zone (1, 2, ... in node order).
     zone: Annotated[int, Field(ge=1, le=100)] | None = None
     ssh_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    # local: this node is the machine tenrec runs on (tenrec install), reached without SSH.
+    connection: Literal["ssh", "local"] = "ssh"
     overrides: ConfigOverrides | None = None
 
 

@@ -283,7 +283,7 @@ def object_devices_are_storage_disks(data: dict[str, Any]) -> Iterator[Problem]:
 
 def external_network_has_interface(data: dict[str, Any]) -> Iterator[Problem]:
     external = _mapping(_mapping(data.get("networks")).get("external"))
-    if not external or external.get("interface"):
+    if not external or external.get("interface") or external.get("nat") is True:
         return
     lacking = [i for i, node in _nodes(data) if "network" in _roles(node) and not node.get("external_interface")]
     for i in lacking:
@@ -291,6 +291,49 @@ def external_network_has_interface(data: dict[str, Any]) -> Iterator[Problem]:
             f"nodes[{i}].external_interface",
             "missing: networks.external has no interface, so this network node needs one",
             "set networks.external.interface (all nodes) or external_interface on this node",
+        )
+
+
+def nat_external_network_is_sound(data: dict[str, Any]) -> Iterator[Problem]:
+    """With nat, one network node holds the gateway on a bridge without an uplink."""
+    external = _mapping(_mapping(data.get("networks")).get("external"))
+    if external.get("nat") is not True:
+        return
+    if external.get("interface"):
+        yield Problem(
+            "networks.external.interface",
+            "set together with nat: a NAT-ed external network has no uplink interface",
+            "remove networks.external.interface, or set nat: false to bridge that interface",
+        )
+    if not external.get("gateway"):
+        yield Problem(
+            "networks.external.gateway",
+            "missing: with nat the network node holds this address on its bridge",
+            "add `gateway:` with an address of networks.external.cidr, e.g. its first",
+        )
+    network_nodes = [i for i, node in _nodes(data) if "network" in _roles(node)]
+    if len(network_nodes) > 1:
+        yield Problem(
+            "networks.external.nat",
+            f"{len(network_nodes)} network nodes: only one node can hold a NAT-ed network's gateway",
+            "keep one network node, or give networks.external an uplink interface and set nat: false",
+        )
+    for i, node in _nodes(data):
+        if "network" in _roles(node) and node.get("external_interface"):
+            yield Problem(
+                f"nodes[{i}].external_interface",
+                "set, but networks.external.nat leaves the bridge without an uplink",
+                "remove external_interface, or set networks.external.nat: false",
+            )
+
+
+def one_local_node(data: dict[str, Any]) -> Iterator[Problem]:
+    local = [i for i, node in _nodes(data) if node.get("connection") == "local"]
+    for i in local[1:]:
+        yield Problem(
+            f"nodes[{i}].connection",
+            f"local, like nodes[{local[0]}]: only one node can be the machine tenrec runs on",
+            "set connection: ssh (the default) on every other node",
         )
 
 
@@ -319,6 +362,8 @@ RULES: tuple[Rule, ...] = (
     volume_backends_have_what_they_need,
     object_devices_are_storage_disks,
     external_network_has_interface,
+    nat_external_network_is_sound,
+    one_local_node,
     public_endpoint_reachable,
 )
 
