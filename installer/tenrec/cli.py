@@ -1,4 +1,4 @@
-"""The tenrec command: check, inventory, deploy, verify, secrets, lab."""
+"""The tenrec command: check, inventory, deploy, install, verify, diagnose, secrets, lab."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from rich.table import Table
 
 from tenrec import __version__
 from tenrec.config import ConfigError, Deployment, load_config
+from tenrec.deploying import access_lines, deploy, prepare, verify_rows
+from tenrec.diagnose import diagnose
 from tenrec.exitcodes import Exit
-from tenrec.inventory import write_inventory
+from tenrec.install.plan import InstallChoices, PlanError
+from tenrec.install.probe import ProbeError
+from tenrec.install.run import Install, InstallRequest
 from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import ensure_image
 from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
 from tenrec.lab.topology import TOPOLOGIES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
-from tenrec.runner import RunResult, print_costs, print_summary, run_playbook, stop_ansible
-from tenrec.runstate import DeployRunning, RunState, unfinished_message
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.selection import check_limit, check_only, parse_list
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
@@ -89,22 +91,8 @@ def config_table(config: Deployment, path: Path) -> Table:
 
 def print_access(config: Deployment, state: StateDir) -> None:
     """Where the operator goes next: the dashboard, and the credentials the deploy wrote."""
-    if "horizon" in config.enabled_services():
-        console.print(f"Dashboard: http://{config.endpoint}/ (user admin, domain Default)", markup=False)
-    console.print(
-        f"Credentials: {state.root / 'clouds.yaml'} (cloud 'tenrec'), {state.root / 'admin-openrc.sh'}", markup=False
-    )
-
-
-def prepare(config: Deployment, path: Path) -> StateDir:
-    """Secrets and inventory for a config; the deploy-time state beside it."""
-    state = StateDir.for_config(path)
-    state.create()
-    added = ensure_secrets(state.secrets)
-    if added:
-        console.print(f"Generated {len(added)} secret(s) in {state.secrets} (mode 0600)")
-    write_inventory(config, state, source=str(path.resolve()))
-    return state
+    for line in access_lines(config, state):
+        console.print(line, markup=False)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -114,7 +102,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     console.print("[green]The config is valid.[/]")
     if not args.nodes:
         return Exit.OK
-    state = prepare(config, path)
+    state = prepare(config, path, console)
     console.print(f"Checking {len(config.nodes)} node(s) over SSH …")
     report = check_nodes(state, config, console)
     console.print(nodes_table(report))
@@ -130,22 +118,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_inventory(args: argparse.Namespace) -> int:
     path = resolve_config(args.config)
     config = load(path)
-    state = prepare(config, path)
+    state = prepare(config, path, console)
     console.print(f"Inventory written to {state.inventory}")
     console.print(f"Run by hand: ansible-playbook -i {state.inventory} playbooks/site.yml", markup=False)
     return Exit.OK
-
-
-def deploy_failure(result: RunResult) -> Exit:
-    """Exit 3 when a node was unreachable or refused by the precheck, else 1 (the work failed)."""
-    not_ready = result.nodes_not_ready
-    if not_ready:
-        err.print(
-            f"[bold red]{len(not_ready)} node(s) unreachable or not ready: {', '.join(not_ready)}.[/] "
-            "Fix them (`tenrec check --nodes` shows why) and run the deploy again."
-        )
-        return Exit.NODES_NOT_READY
-    return Exit.FAILED
 
 
 def grow_default_lab(path: Path, args: argparse.Namespace) -> int:
@@ -162,9 +138,11 @@ def grow_default_lab(path: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    lab_default = False
     try:
         path = resolve_config(args.config)
     except NoConfig:
+        lab_default = True
         console.print(f"No config given: deploying onto the lab ({args.topology}) on this machine.")
         rc = lab_up(DEFAULT_LAB, LabSpec(DEFAULT_LAB, args.topology, args.computes or 1, args.storage or 1))
         if rc != Exit.OK:
@@ -185,41 +163,59 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if (only or limit) and not state.deployed.exists():
         err.print("--only and --limit re-run parts of a deployed cloud: run a full `tenrec deploy` first.")
         return Exit.NOT_DEPLOYED
-    state = prepare(config, path)
-    scope = "".join([f", only {', '.join(only)}" if only else "", f", limited to {', '.join(limit)}" if limit else ""])
-    runs = RunState(state.root)
-    previous = runs.previous()
-    if previous is not None:
-        err.print(f"[yellow]{unfinished_message(previous)}[/]")
-    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
-    try:
-        with runs.running(scope.removeprefix(", ") or "full") as run:
-            # Holding the lock: any Ansible of this deployment still running was left by a
-            # run that was killed (its workers finish their task otherwise, beside this run).
-            left = stop_ansible(state.inventory)
-            if left:
-                err.print(f"[yellow]Stopped {len(left)} Ansible process(es) a killed run left behind.[/]")
-            result = run_playbook(
-                state,
-                "site.yml",
-                console,
-                hosts=len(config.nodes),
-                label="deploy",
-                tags=",".join(only) or None,
-                limit=",".join(limit) or None,
-                on_task=run.at,
-            )
-    except DeployRunning as error:
-        err.print(f"[red]{error}[/]: wait for it to end, or stop it first.")
-        return Exit.FAILED
-    print_summary(console, result)
-    print_costs(console, state)
-    if not result.ok:
-        return deploy_failure(result)
-    if not (only or limit):
-        state.mark_deployed(config.release)
-    console.print(f"[green]Deployed; {result.changed} change(s).[/]")
+    state = prepare(config, path, console)
+    started = time.monotonic()
+    outcome = deploy(config, state, console, err, only=only, limit=limit)
+    if outcome.rc != Exit.OK:
+        return outcome.rc
+    if (lab_default or args.verify) and not (only or limit):
+        # The first command of README: the cloud is checked before it is handed over.
+        rc = verify_rows(config, state, console)
+        if rc != Exit.OK:
+            return rc
+    console.print(f"[bold]Ready in {time.monotonic() - started:.0f}s.[/]")
     print_access(config, state)
+    return Exit.OK
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    if args.config is None and os.geteuid() != 0:
+        err.print("tenrec install without -c installs onto this host: run it as root", markup=False)
+        return Exit.HOST_UNSUITABLE
+    choices = InstallChoices(
+        nfs_shares=list(args.nfs_share),
+        floating_cidr=args.floating_cidr,
+        enable=parse_list(args.enable),
+        disable=parse_list(args.disable),
+    )
+    if args.config and (choices.nfs_shares or choices.floating_cidr or choices.enable or choices.disable):
+        err.print("--nfs-share, --floating-cidr, --with and --without shape a plan: edit the config instead")
+        return Exit.INVALID_CONFIG
+    request = InstallRequest(
+        config=Path(args.config) if args.config else None,
+        write=Path(args.write),
+        yes=args.yes,
+        replan=args.replan,
+        plan_only=args.plan_only,
+        choices=choices,
+    )
+    return Install(request, console, err).run()
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    state = prepare(config, path, console)
+    console.print(f"Collecting from {len(config.nodes)} node(s) …")
+    found = diagnose(config, state, console, args.lines)
+    console.print(
+        f"{found.path} ({found.path.stat().st_size // 1024} KiB): {len(found.nodes)} node(s), {found.files} file(s), "
+        f"{found.redactions} secret value(s) redacted",
+        markup=False,
+    )
+    if found.failed:
+        err.print(f"Not collected: {', '.join(found.failed)} (see {state.logs}/diagnose-*.log)", markup=False)
+        return Exit.FAILED
     return Exit.OK
 
 
@@ -350,6 +346,42 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+INSTALL_HELP = (
+    "install a cloud in one go: with no config, an all-in-one cloud on this host (run as root); with -c, "
+    "onto the config's nodes. Phases: plan, check, bootstrap, secrets, deploy, verify, summary; a run "
+    "that stopped continues where it stopped"
+)
+
+
+def add_install_parser(install: argparse.ArgumentParser) -> None:
+    install.add_argument("-c", "--config", help="install onto the nodes of this deployment config")
+    install.add_argument(
+        "--write",
+        default="tenrec.yml",
+        metavar="FILE",
+        help="where the plan for this host goes, and is read from on later runs (default ./tenrec.yml)",
+    )
+    install.add_argument("--yes", "-y", action="store_true", help="do not ask before installing the plan")
+    install.add_argument("--replan", action="store_true", help="plan this host again, replacing FILE")
+    install.add_argument("--plan-only", action="store_true", help="write the plan and stop")
+    install.add_argument(
+        "--nfs-share",
+        action="append",
+        default=[],
+        metavar="HOST:/PATH",
+        help="Cinder's volumes on this NFS share (where the kernel has no device-mapper for LVM)",
+    )
+    install.add_argument(
+        "--floating-cidr", metavar="CIDR", help="the private /24 for floating IPs (default: a free 172.24.N.0/24)"
+    )
+    install.add_argument("--with", dest="enable", metavar="SERVICE[,SERVICE]", help="also deploy e.g. heat")
+    install.add_argument("--without", dest="disable", metavar="SERVICE[,SERVICE]", help="leave out e.g. swift")
+    install.epilog = (
+        "Exit codes: 0 installed and verified (or nothing to do), 1 a deploy step or a check failed, "
+        "2 invalid config or options, 3 a node is unreachable or not ready, 4 this host cannot be planned for."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenrec",
@@ -397,6 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument(
         "--limit", metavar="NODE[,NODE]", help="run on these nodes (or roles: controller, compute, ...) only"
     )
+    deploy.add_argument(
+        "--verify",
+        action="store_true",
+        help="run `tenrec verify` after a full deploy (always done for the lab deployed without a config)",
+    )
+
+    add_install_parser(verb("install", cmd_install, INSTALL_HELP))
 
     secrets = verb(
         "secrets", cmd_secrets, "list secret names, rotate one, or create the missing ones (values are never printed)"
@@ -453,6 +492,16 @@ def build_parser() -> argparse.ArgumentParser:
         "failed, 2 bad options, 5 not deployed yet."
     )
 
+    diagnose_verb = verb(
+        "diagnose",
+        cmd_diagnose,
+        "one tarball for a bug report: every node's service status, the last lines of each service's journal, "
+        "configs, OVS bridges and flows, libvirt domains, iSCSI targets, disk and memory; every secret redacted",
+    )
+    config_option(diagnose_verb)
+    diagnose_verb.add_argument("--lines", type=int, default=200, help="journal lines per service (default 200)")
+    diagnose_verb.epilog = "Exit codes: 0 every node collected, 1 a node could not be collected, 2 invalid config."
+
     lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
     lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
@@ -496,6 +545,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoCloud as error:
         err.print(str(error), style="red", markup=False)
         return Exit.NOT_DEPLOYED
+    except ProbeError as error:
+        err.print(f"install: {error}", style="red", markup=False)
+        return Exit.HOST_UNSUITABLE
+    except PlanError as error:
+        err.print(f"install: {error}", style="red", markup=False)
+        return Exit.INVALID_CONFIG
     except LabHostError as error:
         err.print(f"[red]lab: {error}[/]")
         return Exit.HOST_UNSUITABLE

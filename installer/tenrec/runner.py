@@ -113,9 +113,12 @@ class Progress:
         log: TextIO,
         keep_actions: Iterable[str],
         hosts: int,
-        on_task: Callable[[str, str], None] | None = None,
+        on_task: Callable[[str, str, str], None] | None = None,
+        *,
+        quiet: bool = False,
     ) -> None:
         self.on_task = on_task
+        self.quiet = quiet  # no line per task where there is no live status (a log, CI)
         self.console = console
         self.log = log
         self.keep_actions = set(keep_actions)
@@ -154,13 +157,13 @@ class Progress:
         if kind == "playbook_on_play_start":
             self.play, self.task = data.get("play", ""), ""
             if self.on_task is not None:
-                self.on_task(self.play, self.task)
+                self.on_task(self.play, self.task, "")
         elif kind == "playbook_on_task_start":
             self.task = data.get("task", "")
             if self.on_task is not None:
-                self.on_task(self.play, self.task)
+                self.on_task(self.play, self.task, str(data.get("role") or ""))
             self.done = set()
-            if self.live is None:
+            if self.live is None and not self.quiet:
                 self.console.print(self.status())
         elif kind in HOST_EVENTS:
             self._host_event(kind, data)
@@ -266,7 +269,8 @@ def run_playbook(
     label: str | None = None,
     tags: str | None = None,
     limit: str | None = None,
-    on_task: Callable[[str, str], None] | None = None,
+    on_task: Callable[[str, str, str], None] | None = None,
+    quiet: bool = False,
 ) -> RunResult:
     """Run playbooks/<playbook> against the generated inventory.
 
@@ -295,7 +299,7 @@ def run_playbook(
         "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0",
     }
     with log_path.open("w", encoding="utf-8") as log:
-        progress = Progress(console, log, keep_actions, hosts, on_task)
+        progress = Progress(console, log, keep_actions, hosts, on_task, quiet=quiet)
         live = Live(progress, console=console, refresh_per_second=4, transient=True)
         if console.is_terminal:
             progress.live = live

@@ -33,6 +33,10 @@ class RunningDeploy:
     task: str = ""
     hosts_done: list[str] = field(default_factory=list)
     interrupted: bool = False  # SIGINT/SIGTERM reached tenrec, which stopped Ansible
+    # Roles every host had finished (the play runs task by task on all hosts: a role is done
+    # on all of them once the next one starts).
+    roles_done: list[str] = field(default_factory=list)
+    role: str = ""
 
     def where(self) -> str:
         if not self.play:
@@ -93,17 +97,33 @@ class RunState:
             lock.close()
             self._lock = None
 
-    def at(self, play: str, task: str) -> None:
-        """The run reached this play and task (called by the progress display)."""
-        if self.current is None or (self.current.play, self.current.task) == (play, task):
+    def at(self, play: str, task: str, role: str = "") -> None:
+        """The run reached this play, task and role (called by the progress display)."""
+        current = self.current
+        if current is None or (current.play, current.task) == (play, task):
             return
-        self.current.play, self.current.task = play, task
+        role = role.rsplit(".", 1)[-1]
+        if role and role != current.role:
+            if current.role and current.role not in current.roles_done:
+                current.roles_done.append(current.role)
+            if role in current.roles_done:  # back in a role after one it includes (openstack_service)
+                current.roles_done.remove(role)
+            current.role = role
+        current.play, current.task = play, task
         self._write()
 
 
 def unfinished_message(previous: RunningDeploy) -> str:
     how = "was interrupted" if previous.interrupted else "did not finish (killed, or this machine went down)"
+    done = previous.roles_done
+    finished = (
+        f" It had finished {len(done)} role(s) on every node ({', '.join(done)}): this run finds them"
+        " in place and changes nothing there."
+        if done
+        else ""
+    )
     return (
         f"The previous deploy (pid {previous.pid}, started {previous.started}, {previous.scope}) {how}: "
-        f"it stopped {previous.where()}. This run takes it from the start; every step is idempotent."
+        f"it stopped {previous.where()}.{finished} Every step is idempotent: this run goes through them all "
+        "and does what is left."
     )

@@ -34,6 +34,25 @@ def test_an_interrupted_run_says_where_it_stopped(tmp_path):
     assert "only glance) was interrupted: it stopped in play 'Deploy every node', task 'Fill the wheel" in message
 
 
+def test_the_roles_every_node_finished_are_recorded_for_the_next_run(tmp_path):
+    runs = RunState(tmp_path)
+    with pytest.raises(KeyboardInterrupt), runs.running("full") as run:
+        run.at("Deploy", "Install MariaDB", "tenrec.cloud.mariadb")
+        run.at("Deploy", "Install RabbitMQ", "tenrec.cloud.rabbitmq")
+        run.at("Deploy", "Lay down glance", "tenrec.cloud.glance")
+        # glance includes openstack_service, then goes on: glance is not done yet.
+        run.at("Deploy", "Lay down the venv", "tenrec.cloud.openstack_service")
+        run.at("Deploy", "Register glance", "tenrec.cloud.glance")
+        run.at("Deploy", "Lay down nova", "tenrec.cloud.nova")
+        raise KeyboardInterrupt
+    previous = runs.previous()
+    assert previous is not None
+    assert previous.roles_done == ["mariadb", "rabbitmq", "openstack_service", "glance"]
+    assert "finished 4 role(s) on every node (mariadb, rabbitmq, openstack_service, glance)" in (
+        unfinished_message(previous)
+    )
+
+
 def test_a_killed_run_is_told_apart_from_an_interrupted_one(tmp_path):
     runs = RunState(tmp_path)
     runs.marker.write_text(json.dumps({"pid": 4242, "started": "2026-12-01 21:00:00", "scope": "full", "play": "P"}))
