@@ -6,6 +6,7 @@ inputs; the next run skips what finished with the same inputs and says so.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -72,7 +73,13 @@ class Install:
         self.console.print(f"[{style}]{mark} {phase:<9}[/] {seconds:6.1f}s  {note}", highlight=False)
 
     def phase(
-        self, name: str, fingerprint_now: str, work: Callable[[], tuple[int, str]], began: float | None = None
+        self,
+        name: str,
+        fingerprint_now: str,
+        work: Callable[[], tuple[int, str]],
+        began: float | None = None,
+        *,
+        own_display: bool = False,
     ) -> int:
         """Skip NAME when the journal has it with these inputs, else run WORK and record it."""
         done = self.journal.done(name, fingerprint_now)
@@ -81,7 +88,8 @@ class Install:
             self.record(name, "skipped", 0.0, note)
             return Exit.OK
         began = began if began is not None else time.monotonic()
-        if self.console.is_terminal:
+        # The deploy and verify show their own live progress (rich allows one live display).
+        if self.console.is_terminal and not own_display:
             with self.console.status(f"{name} …"):
                 rc, note = work()
         else:
@@ -95,7 +103,9 @@ class Install:
         return Exit.OK
 
     def config_text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        """The validated config, not the file's text: an edited comment changes nothing."""
+        assert self.config is not None
+        return json.dumps(self.config.model_dump(mode="json"), sort_keys=True)
 
     # -- the phases -------------------------------------------------------------------------
 
@@ -199,7 +209,7 @@ class Install:
                 return outcome.rc, "failed; run `tenrec install` again to continue (see above)"
             return Exit.OK, f"{outcome.result.changed} change(s) on {len(config.nodes)} node(s)"
 
-        return self.phase("deploy", inputs, work)
+        return self.phase("deploy", inputs, work, own_display=True)
 
     def verify(self) -> int:
         assert self.config is not None
@@ -210,7 +220,7 @@ class Install:
             rc = verify_rows(config, self.state, self.console)
             return rc, "every check passed" if rc == Exit.OK else "a check failed (see the table above)"
 
-        return self.phase("verify", fingerprint(deployed), work)
+        return self.phase("verify", fingerprint(deployed), work, own_display=True)
 
     # -- all of it --------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ CONTAINERS_CONF_TEXT = """\
 # Written by tenrec lab: the podman settings measured to work for systemd nodes.
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+# podman's default of 2048 tasks per container is less than an all-in-one node runs.
+pids_limit = 32768
 
 [engine]
 runtime = "runc"

@@ -14,6 +14,8 @@ from tenrec.lab.topology import NetworkInfo, NetworkSpec, NodeSpec
 
 LAB_LABEL = "tenrec.lab"
 NODE_LABEL = "tenrec.node"
+# Tasks (processes and threads) a node may run: the nproc ulimit of its processes too.
+PIDS_LIMIT = 32768
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ class PodmanProvider:
             f"{NODE_LABEL}={spec.name}",
             "--privileged",
             "--systemd=always",
+            # podman's default, 2048 tasks, is what an all-in-one node with every service
+            # reaches under Tempest (its threads then fail to start: fork's EAGAIN).
+            "--pids-limit",
+            str(PIDS_LIMIT),
             # Let the node own /etc/hosts like a real host does (the common role manages it).
             "--no-hosts",
             "--volume",
