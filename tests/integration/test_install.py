@@ -113,7 +113,7 @@ def test_install_killed_during_its_deploy_continues_where_it_stopped(node):
 
     again = on_node("./tenrec install")
     assert again.returncode == Exit.OK, again.stdout[-5000:] + again.stderr[-3000:]
-    out = again.stdout + again.stderr
+    out = " ".join((again.stdout + again.stderr).split())  # rich wraps long lines at 140 columns
     assert "did not finish (killed" in out
     assert "Skipped, finished by an earlier run: plan, check, bootstrap, secrets." in out
     for phase in ("deploy", "verify"):
