@@ -58,7 +58,7 @@ def deploy(
         with runs.running(scope.removeprefix(", ") or "full") as run:
             # Holding the lock: any Ansible of this deployment still running was left by a
             # run that was killed (its workers finish their task otherwise, beside this run).
-            left = stop_ansible(state.inventory)
+            left = stop_ansible(state.inventory, on_wait=lambda message: err.print(message, markup=False))
             if left:
                 err.print(f"[yellow]Stopped {len(left)} Ansible process(es) a killed run left behind.[/]")
             result = run_playbook(

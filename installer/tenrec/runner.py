@@ -217,15 +217,56 @@ def ansible_processes(inventory: Path) -> list[int]:
     return sorted(found)
 
 
-def stop_ansible(inventory: Path, grace: float = 10.0) -> list[int]:
-    """Stops what is left of a run against this inventory: SIGTERM, then SIGKILL after grace
-    seconds. A worker left alone would finish the module it runs on a node, beside the next
-    run. The pids it found."""
+def _children(table: dict[int, int], roots: Iterable[int]) -> set[int]:
+    """Every descendant of roots, from a pid -> parent pid table."""
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        frontier = {pid for pid, parent in table.items() if parent in frontier and pid not in found}
+        found |= frontier
+    return found
+
+
+def _parents() -> dict[int, int]:
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z":
+                table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def stop_ansible(
+    inventory: Path, grace: float = 10.0, step_timeout: float = 300.0, on_wait: Callable[[str], None] | None = None
+) -> list[int]:
+    """Stops what is left of a run against this inventory without cutting a step in half.
+
+    Its Ansible processes are frozen (SIGSTOP: no new task starts), the steps they had started
+    (a module on this machine, which is a node itself with connection local, or an SSH client
+    to a node) may end, for up to step_timeout seconds, then Ansible is killed. Killing it
+    outright killed a local module mid-dpkg ("dpkg was interrupted"). The pids it found."""
     pids = ansible_processes(inventory)
+    if not pids:
+        return []
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    steps = _children(_parents(), pids) - set(pids)
+    if steps and on_wait is not None:
+        on_wait(f"waiting up to {step_timeout:.0f}s for {len(steps)} step process(es) the stopped run had started")
+    deadline = time.monotonic() + step_timeout
+    while steps and time.monotonic() < deadline:
+        time.sleep(0.5)
+        steps &= set(_parents())
     for number in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, number)
+                os.kill(pid, signal.SIGCONT)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and ansible_processes(inventory):
             time.sleep(0.2)

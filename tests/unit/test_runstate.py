@@ -106,3 +106,33 @@ def test_what_a_killed_run_left_of_ansible_is_stopped_even_if_it_ignores_sigterm
         for child in (proc, other):
             child.kill()
             child.wait()
+
+
+def test_a_step_the_killed_run_had_started_ends_before_ansible_is_stopped(tmp_path):
+    """With connection local a step runs here, as Ansible's child: it is let finish (not cut
+    mid-dpkg), and no new step starts meanwhile."""
+    inventory = tmp_path / ".tenrec" / "inventory"
+    done = tmp_path / "step-done"
+    fake = tmp_path / "bin" / "ansible-playbook"
+    fake.parent.mkdir()
+    step = f"import time, pathlib; time.sleep(2); pathlib.Path({str(done)!r}).write_text('ok')"
+    fake.write_text(
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {step!r}])\n"
+        "print('up', flush=True)\n"
+        "child.wait()\n"
+        f"open({str(tmp_path / 'next-step')!r}, 'w').write('started')\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(fake), "-i", str(inventory), "site.yml"], stdout=subprocess.PIPE)
+    waits: list[str] = []
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+        assert stop_ansible(inventory, grace=1.0, on_wait=waits.append) == [proc.pid]
+        assert done.read_text() == "ok", "the running step finished"
+        assert not (tmp_path / "next-step").exists(), "no step started after the freeze"
+        assert proc.wait(timeout=10) < 0
+        assert waits and "1 step process(es)" in waits[0]
+    finally:
+        proc.kill()
+        proc.wait()
