@@ -8,12 +8,14 @@ import json
 
 import pytest
 import yaml
+from rich.console import Console
 
 from tenrec.config import load_text
 from tenrec.config.load import validate
 from tenrec.install.journal import PHASES, Journal, fingerprint, tree_fingerprint
 from tenrec.install.plan import InstallChoices, PlanError, plan_for
 from tenrec.install.probe import Disk, HostFacts, spare_disks
+from tenrec.install.run import Install, InstallRequest
 from tenrec.inventory import host_vars
 
 FEATURES = {"openvswitch": False, "device_mapper": False, "lio_target": False, "iscsi_initiator": False}
@@ -173,3 +175,29 @@ def test_the_deployed_tree_fingerprint_changes_with_any_file(tmp_path):
     before = tree_fingerprint(tmp_path, ["roles"])
     (tmp_path / "roles" / "a" / "main.yml").write_text("x: 22\n")
     assert tree_fingerprint(tmp_path, ["roles"]) != before
+
+
+def test_a_second_run_skips_the_secrets_it_generated_and_redoes_them_when_one_is_gone(tmp_path):
+    path = tmp_path / "tenrec.yml"
+    data = copy.deepcopy(BASE)
+    data["nodes"][0]["connection"] = "local"
+    path.write_text(yaml.safe_dump(data))
+
+    def run_phases() -> list[tuple[str, str]]:
+        request = InstallRequest(path, path, yes=True, replan=False, plan_only=False, choices=InstallChoices())
+        install = Install(request, Console(file=None, quiet=True), Console(quiet=True))
+        assert install.plan() == 0
+        # check and bootstrap log in to the node and install packages: taken as done here.
+        for phase in ("check", "bootstrap"):
+            if install.journal.done(phase, fingerprint(install.config_text())) is None:
+                install.journal.finish(phase, 0.0, fingerprint(install.config_text()))
+        assert install.secrets() == 0
+        return [(o.phase, o.result) for o in install.outcomes]
+
+    assert run_phases() == [("plan", "ran"), ("secrets", "ran")]
+    assert run_phases() == [("plan", "skipped"), ("secrets", "skipped")]
+    secrets_file = tmp_path / ".tenrec" / "secrets.yml"
+    values = yaml.safe_load(secrets_file.read_text())
+    values["tenrec_secrets"].pop(next(iter(values["tenrec_secrets"])))
+    secrets_file.write_text(yaml.safe_dump(values))
+    assert run_phases() == [("plan", "skipped"), ("secrets", "ran")]

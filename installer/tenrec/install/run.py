@@ -80,6 +80,7 @@ class Install:
         began: float | None = None,
         *,
         own_display: bool = False,
+        record_as: str | None = None,
     ) -> int:
         """Skip NAME when the journal has it with these inputs, else run WORK and record it."""
         done = self.journal.done(name, fingerprint_now)
@@ -98,7 +99,8 @@ class Install:
         if rc != Exit.OK:
             self.record(name, "failed", seconds, note)
             return rc
-        self.journal.finish(name, seconds, fingerprint_now, note)
+        # record_as: the inputs as the phase leaves them (secrets: the file then complete).
+        self.journal.finish(name, seconds, record_as or fingerprint_now, note)
         self.record(name, "ran", seconds, note)
         return Exit.OK
 
@@ -190,9 +192,10 @@ class Install:
         # The inventory is cheap and must match the config: written on every run.
         if self.state.secrets.exists():
             write_inventory(config, self.state, source=str(self.path.resolve()))
-        # Run again when the config changed or a secret went missing from the file.
-        complete = "complete" if set(SECRET_NAMES) <= set(present) else "missing"
-        return self.phase("secrets", fingerprint(self.config_text(), *SECRET_NAMES, complete), work)
+        # Run again when the config changed or a secret is missing from the file.
+        inputs = fingerprint(self.config_text(), *SECRET_NAMES)
+        now = inputs if set(SECRET_NAMES) <= set(present) else fingerprint(inputs, "missing")
+        return self.phase("secrets", now, work, record_as=inputs)
 
     def deploy(self) -> int:
         assert self.config is not None
