@@ -30,6 +30,8 @@ NODE = f"tenrec-{LAB}-aio"
 CHECKOUT = "/root/tenrec"
 REPO = Path(__file__).resolve().parents[2]
 TENREC = str(Path(sys.executable).parent / "tenrec")
+# What the plan chose on the node (the first test reads it, the later ones use it).
+PLANNED: dict[str, str] = {}
 
 pytestmark = [
     pytest.mark.lab,
@@ -110,6 +112,10 @@ def test_install_killed_during_its_deploy_continues_where_it_stopped(node):
     written = yaml.safe_load(on_node("cat tenrec.yml", check=True).stdout)
     assert written["networks"]["external"]["nat"] is True
     assert written["nodes"][0]["connection"] == "local"
+    # The address of the interface the node's kernel routes outward by (its default route).
+    outward = json.loads(on_node("ip -j route get 9.9.9.9", check=True).stdout)[0]
+    assert written["nodes"][0]["address"] == outward["prefsrc"]
+    PLANNED.update(address=outward["prefsrc"], interface=outward["dev"])
 
     again = on_node("./tenrec install")
     assert again.returncode == Exit.OK, again.stdout[-5000:] + again.stderr[-3000:]
@@ -119,7 +125,7 @@ def test_install_killed_during_its_deploy_continues_where_it_stopped(node):
     for phase in ("deploy", "verify"):
         assert f"✓ {phase}" in out
     assert "Verified:" in out and "none failed" in out
-    assert f"Dashboard: http://{node}/" in out
+    assert f"Dashboard: http://{PLANNED['address']}/" in out
     assert "clouds.yaml" in out
 
 
@@ -130,14 +136,14 @@ def test_a_second_install_is_a_no_op_that_says_so():
     assert "Deploying" not in result.stdout
 
 
-def test_the_single_nic_host_keeps_its_address_and_nats_the_floating_network(node):
-    eth0 = on_node("ip -j -4 address show dev eth0", check=True).stdout
-    assert node in eth0
+def test_the_single_nic_host_keeps_its_address_and_nats_the_floating_network():
+    interface, address = PLANNED["interface"], PLANNED["address"]
+    assert address in on_node(f"ip -j -4 address show dev {interface}", check=True).stdout
     bridge = on_node("ip -j -4 address show dev br-ex", check=True).stdout
     assert "172.24.4.1" in bridge
     assert "masquerade" in on_node("nft list table ip tenrec_external", check=True).stdout
-    # No port of br-ex is a host interface: eth0 stayed the host's.
-    assert on_node("ovs-vsctl iface-to-br eth0").returncode != 0
+    # The host's interface is no port of any bridge: it stayed the host's.
+    assert on_node(f"ovs-vsctl iface-to-br {interface}").returncode != 0
 
 
 def test_tempest_passes_inside_the_all_in_one_install():

@@ -18,6 +18,8 @@ import netaddr
 
 from tenrec.paths import cache_dir, collection_root
 
+# Any address outside the host's networks: the kernel's route to it is the default route in use.
+OUTSIDE = "9.9.9.9"
 # A disk smaller than this is not worth planning volumes or objects onto.
 MIN_SPARE_DISK_GB = 10
 
@@ -113,9 +115,14 @@ def probe_host() -> HostFacts:
             "this host has no IPv4 default route, so there is no interface to plan the cloud on; "
             "configure the host's network first, or write a config and use `tenrec install -c FILE`"
         )
-    route = defaults[0]
-    interface, gateway = route["dev"], route.get("gateway", "")
+    # The route the kernel really takes outward: with several default routes of one metric,
+    # `ip route show default` lists them in no fixed order.
+    route = ip_json("route", "get", OUTSIDE)[0]
+    interface = route["dev"]
+    gateway = route.get("gateway") or next((r.get("gateway", "") for r in defaults if r.get("dev") == interface), "")
     addresses = [a for link in ip_json("addr", "show", "dev", interface) for a in link.get("addr_info", [])]
+    if route.get("prefsrc"):
+        addresses.sort(key=lambda a: a["local"] != route["prefsrc"])
     if not addresses:
         raise ProbeError(f"{interface} (the default route's interface) has no IPv4 address")
     probe = node_probe()
