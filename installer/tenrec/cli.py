@@ -149,6 +149,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             return rc
         path = LabPaths.named(DEFAULT_LAB).config
     else:
+        # `tenrec deploy` of an existing lab, the config found by default, is README's first command too.
+        lab_default = args.config is None and path == LabPaths.named(DEFAULT_LAB).config
         rc = grow_default_lab(path, args)
         if rc != Exit.OK:
             return rc
