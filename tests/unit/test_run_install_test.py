@@ -5,22 +5,12 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parents[2]
+from tests.git_clone import clone_with_script
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    path = tmp_path_factory.mktemp("repo") / "tenrec"
-    subprocess.run(["git", "clone", "-q", "--shared", str(HERE), str(path)], check=True)
-    for key, value in {"user.email": "ci@tenrec.invalid", "user.name": "ci"}.items():
-        subprocess.run(["git", "-C", str(path), "config", key, value], check=True)
-    # The run-install-test of the working tree, which may not be committed yet.
-    script = path / "run-install-test"
-    script.write_text((HERE / "run-install-test").read_text())
-    script.chmod(0o755)
-    subprocess.run(["git", "-C", str(path), "add", "run-install-test"], check=True)
-    subprocess.run(["git", "-C", str(path), "commit", "-qam", "working tree", "--allow-empty"], check=True)
-    return path
+    return clone_with_script(tmp_path_factory.mktemp("repo"), "run-install-test")
 
 
 def needed(clone: Path, touched: str) -> bool:

@@ -6,19 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.git_clone import clone_with_script
+
 HERE = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    path = tmp_path_factory.mktemp("repo") / "tenrec"
-    subprocess.run(["git", "clone", "-q", "--shared", str(HERE), str(path)], check=True)
-    for key, value in {"user.email": "ci@tenrec.invalid", "user.name": "ci"}.items():
-        subprocess.run(["git", "-C", str(path), "config", key, value], check=True)
-    # The run-molecule of the working tree, which may not be committed yet.
-    (path / "run-molecule").write_text((HERE / "run-molecule").read_text())
-    subprocess.run(["git", "-C", str(path), "commit", "-qam", "working tree", "--allow-empty"], check=True)
-    return path
+    return clone_with_script(tmp_path_factory.mktemp("repo"), "run-molecule")
 
 
 def selection(clone: Path, *touched: str) -> list[str]:
