@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,3 +48,9 @@ def wait_for_ssh(target: SshTarget, deadline: float, command: str = "true") -> s
         if time.monotonic() >= deadline:
             return last
         time.sleep(0.2)
+
+
+def run_here(command: str) -> subprocess.CompletedProcess[str]:
+    """command through sh as root on this machine (sudo -n when not root), output captured."""
+    argv = ["sh", "-c", command] if os.geteuid() == 0 else ["sudo", "-n", "sh", "-c", command]
+    return subprocess.run(argv, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL)

@@ -201,3 +201,25 @@ def test_a_second_run_skips_the_secrets_it_generated_and_redoes_them_when_one_is
     values["tenrec_secrets"].pop(next(iter(values["tenrec_secrets"])))
     secrets_file.write_text(yaml.safe_dump(values))
     assert run_phases() == [("plan", "skipped"), ("secrets", "ran")]
+
+
+def test_a_floating_cidr_that_is_no_network_names_the_option_and_the_form():
+    with pytest.raises(PlanError, match=r"--floating-cidr 'floating' is not an IPv4 network: give NETWORK/PREFIX"):
+        plan_for(host(), InstallChoices(floating_cidr="floating"), ntp_ok=True)
+
+
+def test_a_bad_nfs_share_is_reported_with_its_field_before_the_plan_is_written(tmp_path, monkeypatch):
+    import tenrec.install.plan as plan_module  # noqa: PLC0415
+    import tenrec.install.run as run_module  # noqa: PLC0415
+    from tenrec.config import ConfigError  # noqa: PLC0415
+
+    monkeypatch.setattr(run_module, "probe_host", host)
+    monkeypatch.setattr(plan_module, "ntp_reachable", lambda *_: True)
+    path = tmp_path / "tenrec.yml"
+    choices = InstallChoices(nfs_shares=["no-colon-here"])
+    request = InstallRequest(None, path, yes=True, replan=False, plan_only=False, choices=choices)
+    install = Install(request, Console(file=None, quiet=True), Console(quiet=True))
+    with pytest.raises(ConfigError) as raised:
+        install.plan()
+    assert any("nfs_shares" in problem.path for problem in raised.value.problems)
+    assert not path.exists()

@@ -5,7 +5,6 @@ Over SSH with fabric, since Ansible cannot run before this; this host without SS
 from __future__ import annotations
 
 import shlex
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,9 +15,10 @@ from invoke.exceptions import UnexpectedExit
 
 from tenrec.config import Deployment
 from tenrec.config.model import Node
-from tenrec.ssh import SshTarget, connect
+from tenrec.ssh import SshTarget, connect, run_here
 
-READY = "python3 -c 'import apt, sys; print(sys.version.split()[0])'"
+# Debian's own interpreter, the one Ansible is told to use: python3 on PATH may be another.
+READY = "/usr/bin/python3 -c 'import apt, sys; print(sys.version.split()[0])'"
 INSTALL = (
     "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt"
     " || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive"
@@ -35,13 +35,9 @@ class NodeBootstrap:
     detail: str
 
 
-def local_runner(root: bool) -> Runner:
-    def run(command: str) -> tuple[int, str]:
-        argv = ["sh", "-c", command] if root else ["sudo", "-n", "sh", "-c", command]
-        done = subprocess.run(argv, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        return done.returncode, (done.stdout + done.stderr).strip()
-
-    return run
+def run_locally(command: str) -> tuple[int, str]:
+    done = run_here(command)
+    return done.returncode, (done.stdout + done.stderr).strip()
 
 
 def prepare(node: str, run: Runner, elevated: bool) -> NodeBootstrap:
@@ -91,10 +87,10 @@ def bootstrap_ssh(config: Deployment, node: Node) -> NodeBootstrap:
         return prepare(node.name, run, True)
 
 
-def bootstrap_nodes(config: Deployment, is_root: bool) -> list[NodeBootstrap]:
+def bootstrap_nodes(config: Deployment) -> list[NodeBootstrap]:
     def one(node: Node) -> NodeBootstrap:
         if node.connection == "local":
-            return prepare(node.name, local_runner(is_root), True)
+            return prepare(node.name, run_locally, True)
         return bootstrap_ssh(config, node)
 
     with ThreadPoolExecutor(max_workers=min(8, len(config.nodes))) as pool:

@@ -13,7 +13,7 @@ import netaddr
 import yaml
 from rich.table import Table
 
-from tenrec.config.model import DEFAULT_RELEASE, NODE_ROLES, OPTIONAL_SERVICES, Services
+from tenrec.config.model import DEFAULT_RELEASE, NODE_ROLES, OPTIONAL_SERVICES, Services, parse_cidr
 from tenrec.install.probe import Disk, HostFacts
 
 # Floating IPs live on a network of their own behind the host's NAT: the first of these that
@@ -86,6 +86,8 @@ def node_name(hostname: str) -> str:
 
 def floating_network(facts: HostFacts, wanted: str | None) -> netaddr.IPNetwork:
     taken = [netaddr.IPNetwork(route) for route in facts.routes] + [netaddr.IPNetwork(facts.management_cidr)]
+    if wanted and parse_cidr(wanted) is None:
+        raise PlanError(f"--floating-cidr '{wanted}' is not an IPv4 network: give NETWORK/PREFIX, e.g. 172.24.4.0/24")
     candidates = [wanted] if wanted else FLOATING_CANDIDATES
     for text in candidates:
         network = netaddr.IPNetwork(text)

@@ -19,6 +19,7 @@ from rich.prompt import Confirm
 from rich.table import Table
 
 from tenrec.config import Deployment, load_config
+from tenrec.config.load import load_text
 from tenrec.deploying import access_lines, deploy, verify_rows
 from tenrec.exitcodes import Exit
 from tenrec.install.bootstrap import bootstrap_nodes
@@ -117,6 +118,7 @@ class Install:
         if request.config is None and (request.replan or not self.path.exists()):
             facts = probe_host()
             plan = plan_for(facts, request.choices)
+            load_text(plan.yaml(), str(self.path))  # a bad choice is reported before any file is written
             self.console.print(plan.table(self.path))
             for warning in plan.warnings:
                 self.err.print(f"warning: {warning}", style="yellow", markup=False)
@@ -167,7 +169,7 @@ class Install:
         config = self.config
 
         def work() -> tuple[int, str]:
-            results = bootstrap_nodes(config, os.geteuid() == 0)
+            results = bootstrap_nodes(config)
             for result in results:
                 line = f"  {result.node}: {result.detail}"
                 self.console.print(line, style=None if result.ok else "red", markup=False)

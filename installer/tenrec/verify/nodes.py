@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -43,13 +41,14 @@ def config_cidrs(ctx: Context) -> list[str]:
 def node_output(ctx: Context, node_name: str, command: str) -> str:
     """command's output on a node of the config, over SSH as the deploy does (on this machine
     for the node that is it)."""
-    from tenrec.ssh import SshTarget, connect  # noqa: PLC0415
+    from tenrec.ssh import SshTarget, connect, run_here  # noqa: PLC0415
 
     assert ctx.config is not None
     node = next(n for n in ctx.config.nodes if n.name == node_name)
     if node.connection == "local":
-        argv = ["sh", "-c", command] if os.geteuid() == 0 else ["sudo", "-n", "sh", "-c", command]
-        return subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL).stdout
+        done = run_here(command)
+        done.check_returncode()
+        return done.stdout
     ssh = ctx.config.ssh
     key = Path(ssh.private_key).expanduser() if ssh.private_key else None
     target = SshTarget(node.address, ssh.user, node.ssh_port or ssh.port, key)
