@@ -78,6 +78,16 @@ options:
         after the wait are a problem.
     type: int
     default: 0
+  release:
+    description:
+      - The OpenStack release this run deploys. A node whose release mark (written by every
+        deploy) names another one is a problem - a deploy never changes releases.
+    type: str
+    default: ""
+  other_release:
+    description: During an upgrade or its rollback, the other release of the two (also accepted).
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -107,6 +117,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.tenrec.cloud.plugins.module_utils import leftover_steps
 from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import KvmProbeResult, probe_kvm
 
+RELEASE_MARK = "/var/lib/tenrec/release"
+UPGRADE_RECORD = "/var/lib/tenrec/upgrade.json"
 SUPPORTED_DISTRIBUTION = ("debian", "12")
 # Kernel modules behind each feature, and a /proc or /sys trace that shows it present.
 KERNEL_FEATURES = {
@@ -266,6 +278,40 @@ def cached_probe_kvm():
     return result
 
 
+def deployed_release():
+    """The release the last deploy or upgrade of this node finished with (None: never deployed)."""
+    try:
+        with open(RELEASE_MARK, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def upgrade_record():
+    """The record of the last upgrade on this node (the first controller keeps one), or None."""
+    try:
+        with open(UPGRADE_RECORD, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def release_problem(deployed, wanted, other_release):
+    if not wanted or not deployed or deployed in (wanted, other_release):
+        return None
+    # Release names (2026.1, 2026.2) sort as they were published.
+    if deployed < wanted:
+        return (
+            f"runs OpenStack {deployed} and the config says release {wanted}: a deploy does not change "
+            f"releases; upgrade with `tenrec upgrade --to {wanted}`"
+        )
+    return (
+        f"runs OpenStack {deployed} and the config says release {wanted}: set release: '{deployed}' in the "
+        f"config (`tenrec rollback` returns to the release the cloud was upgraded from)"
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -281,6 +327,8 @@ def main():
             "min_memory_mb": {"type": "int", "default": 0},
             "min_disk_gb": {"type": "int", "default": 0},
             "leftover_timeout": {"type": "int", "default": 0},
+            "release": {"type": "str", "default": ""},
+            "other_release": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -310,6 +358,8 @@ def main():
         "kernel_features": features,
         "addresses": local_addresses(),
         "leftover_steps": leftovers,
+        "deployed_release": deployed_release(),
+        "upgrade_record": upgrade_record(),
     }
 
     problems = []
@@ -338,6 +388,10 @@ def main():
             f"management address {params['management_address']} is on none of its interfaces "
             f"(it has {', '.join(facts['addresses']) or 'none'}); correct the node's address in the config"
         )
+
+    problem = release_problem(facts["deployed_release"], params["release"], params["other_release"])
+    if problem:
+        problems.append(problem)
 
     virt_type, problem = decide(
         params["virt_type"], kvm.usable, f"usable KVM ({kvm.reason})", "qemu", "kvm", "virt_type"
