@@ -1,4 +1,5 @@
-"""The tenrec command: check, inventory, deploy, install, verify, diagnose, secrets, lab."""
+"""The tenrec command: check, inventory, deploy, install, upgrade, rollback, backup, restore, verify, diagnose,
+secrets, lab."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
 from tenrec.selection import check_limit, check_only, parse_list
+from tenrec.upgrading import UpgradeError, backup, restore, rollback, upgrade, upgrade_source
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
 from tenrec.verify.cloud import NoCloud, clouds_file, connect, readable_by_others
 from tenrec.verify.guest import GuestError, guest_in
@@ -178,6 +180,52 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     console.print(f"[bold]Ready in {time.monotonic() - started:.0f}s.[/]")
     print_access(config, state)
     return Exit.OK
+
+
+def deployed_state(path: Path) -> StateDir:
+    state = StateDir.for_config(path)
+    if not state.deployed.exists():
+        raise NoCloud(f"{path} has not been deployed (no {state.deployed}): run `tenrec deploy` first")
+    return state
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    source, _ = upgrade_source(config, args.to, path)
+    deployed_state(path)
+    return upgrade(config, prepare(config, path, console), source, console, err)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    deployed_state(path)
+    return rollback(config, prepare(config, path, console), path, console, err)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    deployed_state(path)
+    return backup(config, prepare(config, path, console), console, err)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    path = resolve_config(args.config)
+    config = load(path)
+    deployed_state(path)
+    dump = Path(args.file)
+    interactive = console.is_terminal and sys.stdin.isatty()
+    if not args.yes:
+        if not interactive:
+            err.print("restore replaces every OpenStack database: confirm with --yes", markup=False)
+            return Exit.INVALID_CONFIG
+        from rich.prompt import Confirm  # noqa: PLC0415
+
+        if not Confirm.ask(f"Replace every OpenStack database of '{config.name}' with {dump.name}?"):
+            return Exit.OK
+    return restore(config, prepare(config, path, console), dump, console, err)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -384,6 +432,76 @@ def add_install_parser(install: argparse.ArgumentParser) -> None:
     )
 
 
+def add_deploy_options(deploy: argparse.ArgumentParser) -> None:
+    deploy.add_argument(
+        "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
+    )
+    deploy.add_argument(
+        "--computes", type=int, help="compute nodes of that lab (multinode, default 1); more grow an existing lab"
+    )
+    deploy.add_argument(
+        "--storage", type=int, help="storage nodes of that lab (multinode, default 1); more grow an existing lab"
+    )
+    deploy.add_argument(
+        "--only",
+        metavar="SERVICE[,SERVICE]",
+        help="re-run only these services' or roles' tasks (plus the precheck) on a deployed cloud, e.g. glance",
+    )
+    deploy.add_argument(
+        "--limit", metavar="NODE[,NODE]", help="run on these nodes (or roles: controller, compute, ...) only"
+    )
+    deploy.add_argument(
+        "--verify",
+        action="store_true",
+        help="run `tenrec verify` after a full deploy (always done for the lab deployed without a config)",
+    )
+
+
+def add_upgrade_parsers(
+    verb: Callable[[str, Handler, str], argparse.ArgumentParser],
+    config_option: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    upgrade_verb = verb(
+        "upgrade",
+        cmd_upgrade,
+        "upgrade the cloud to the release the config names, from the release before it: checks, a database "
+        "backup, then service by service in OpenStack's order while the old ones serve; run again after a "
+        "failure to go on, or roll back",
+    )
+    config_option(upgrade_verb)
+    upgrade_verb.add_argument("--to", metavar="RELEASE", help="the release to upgrade to: must be the config's release")
+    upgrade_verb.epilog = (
+        "Exit codes: 0 upgraded (or every node runs the release already), 1 a step failed (run again, or "
+        "`tenrec rollback`), 2 invalid config or request, 3 a node is unreachable or not ready, 5 not deployed."
+    )
+
+    rollback_verb = verb(
+        "rollback",
+        cmd_rollback,
+        "undo the last upgrade, finished or not: every service back on the previous release's venvs, the "
+        "databases read back from the backup taken before the upgrade",
+    )
+    config_option(rollback_verb)
+
+    backup_verb = verb(
+        "backup",
+        cmd_backup,
+        "dump every OpenStack database while the cloud runs (kept on the first controller and in "
+        ".tenrec/backups beside the config, mode 0600)",
+    )
+    config_option(backup_verb)
+
+    restore_verb = verb(
+        "restore",
+        cmd_restore,
+        "replace every OpenStack database with a dump of `tenrec backup` of the release the cloud runs "
+        "(the services stop, then a deploy starts them)",
+    )
+    config_option(restore_verb)
+    restore_verb.add_argument("file", help="the dump, e.g. .tenrec/backups/openstack-2026.2-20261206T120000Z.sql.gz")
+    restore_verb.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenrec",
@@ -414,30 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = verb("deploy", cmd_deploy, "deploy the cloud; without a config, onto a lab on this machine")
     config_option(deploy)
-    deploy.add_argument(
-        "--topology", choices=TOPOLOGIES, default="multinode", help="lab topology when no config is given"
-    )
-    deploy.add_argument(
-        "--computes", type=int, help="compute nodes of that lab (multinode, default 1); more grow an existing lab"
-    )
-    deploy.add_argument(
-        "--storage", type=int, help="storage nodes of that lab (multinode, default 1); more grow an existing lab"
-    )
-    deploy.add_argument(
-        "--only",
-        metavar="SERVICE[,SERVICE]",
-        help="re-run only these services' or roles' tasks (plus the precheck) on a deployed cloud, e.g. glance",
-    )
-    deploy.add_argument(
-        "--limit", metavar="NODE[,NODE]", help="run on these nodes (or roles: controller, compute, ...) only"
-    )
-    deploy.add_argument(
-        "--verify",
-        action="store_true",
-        help="run `tenrec verify` after a full deploy (always done for the lab deployed without a config)",
-    )
+    add_deploy_options(deploy)
 
     add_install_parser(verb("install", cmd_install, INSTALL_HELP))
+
+    add_upgrade_parsers(verb, config_option)
 
     secrets = verb(
         "secrets", cmd_secrets, "list secret names, rotate one, or create the missing ones (values are never printed)"
@@ -550,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProbeError as error:
         err.print(f"install: {error}", style="red", markup=False)
         return Exit.HOST_UNSUITABLE
+    except UpgradeError as error:
+        err.print(str(error), style="red", markup=False)
+        return Exit.INVALID_CONFIG
     except PlanError as error:
         err.print(f"install: {error}", style="red", markup=False)
         return Exit.INVALID_CONFIG

@@ -49,13 +49,49 @@ def deploy(
     """site.yml with the lock, the unfinished-run report and the summary."""
     only, limit = only or [], limit or []
     scope = "".join([f", only {', '.join(only)}" if only else "", f", limited to {', '.join(limit)}" if limit else ""])
+    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
+    outcome = run_locked(
+        config,
+        state,
+        console,
+        err,
+        "site.yml",
+        label="deploy",
+        scope=scope.removeprefix(", ") or "full",
+        tags=",".join(only) or None,
+        limit=",".join(limit) or None,
+        quiet=quiet,
+    )
+    if outcome.rc != Exit.OK or outcome.result is None:
+        return outcome
+    if not (only or limit):
+        state.mark_deployed(config.release)
+    console.print(f"[green]Deployed; {outcome.result.changed} change(s).[/]")
+    return outcome
+
+
+def run_locked(
+    config: Deployment,
+    state: StateDir,
+    console: Console,
+    err: Console,
+    playbook: str,
+    *,
+    label: str,
+    scope: str,
+    extravars: dict[str, str] | None = None,
+    tags: str | None = None,
+    limit: str | None = None,
+    quiet: bool = False,
+) -> DeployOutcome:
+    """One playbook run that changes the cloud (deploy, upgrade, rollback, restore): one at a
+    time per deployment, after what a killed run left behind, with the summary."""
     runs = RunState(state.root)
     previous = runs.previous()
     if previous is not None:
         err.print(f"[yellow]{unfinished_message(previous)}[/]")
-    console.print(f"Deploying '{config.name}' ({config.release}) onto {len(config.nodes)} node(s){scope}")
     try:
-        with runs.running(scope.removeprefix(", ") or "full") as run:
+        with runs.running(scope) as run:
             # Holding the lock: any Ansible of this deployment still running was left by a
             # run that was killed (its workers finish their task otherwise, beside this run).
             left = stop_ansible(state.inventory, on_wait=lambda message: err.print(message, markup=False))
@@ -63,12 +99,13 @@ def deploy(
                 err.print(f"[yellow]Stopped {len(left)} Ansible process(es) a killed run left behind.[/]")
             result = run_playbook(
                 state,
-                "site.yml",
+                playbook,
                 console,
                 hosts=len(config.nodes),
-                label="deploy",
-                tags=",".join(only) or None,
-                limit=",".join(limit) or None,
+                label=label,
+                extravars=dict(extravars) if extravars else None,
+                tags=tags,
+                limit=limit,
                 on_task=run.at,
                 quiet=quiet,
             )
@@ -76,12 +113,9 @@ def deploy(
         err.print(f"[red]{error}[/]: wait for it to end, or stop it first.")
         return DeployOutcome(Exit.FAILED)
     print_summary(console, result)
-    print_costs(console, state)
+    print_costs(console, state, label)
     if not result.ok:
         return DeployOutcome(deploy_failure(result, err), result)
-    if not (only or limit):
-        state.mark_deployed(config.release)
-    console.print(f"[green]Deployed; {result.changed} change(s).[/]")
     return DeployOutcome(Exit.OK, result)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tenrec.config.model import NODE_ROLES, Deployment, Node
+from tenrec.config.model import NODE_ROLES, Deployment, Node, previous_release
 from tenrec.paths import StateDir
 
 HEADER = (
@@ -92,6 +92,8 @@ def group_vars(config: Deployment, state: StateDir | None = None) -> dict[str, A
     found: dict[str, Any] = {
         "tenrec_deployment_name": config.name,
         "tenrec_release": config.release,
+        # The release an upgrade to tenrec_release comes from ("" for the first one).
+        "tenrec_previous_release": previous_release(config.release) or "",
         "tenrec_public_endpoint": config.endpoint,
         "tenrec_networks": networks,
         "tenrec_options": config.options.model_dump(),

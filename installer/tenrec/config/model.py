@@ -16,6 +16,14 @@ from pydantic_core import PydanticCustomError
 
 RELEASES: tuple[str, ...] = ("2026.1", "2026.2")
 DEFAULT_RELEASE = "2026.2"
+
+
+def previous_release(release: str) -> str | None:
+    """The release an upgrade to `release` comes from (upgrades go one release at a time)."""
+    index = RELEASES.index(release)
+    return RELEASES[index - 1] if index > 0 else None
+
+
 NODE_ROLES: tuple[str, ...] = ("controller", "network", "compute", "storage")
 OPTIONAL_SERVICES: tuple[str, ...] = ("cinder", "swift", "horizon", "heat", "ceilometer", "gnocchi")
 OPENSTACK_SERVICES: tuple[str, ...] = ("keystone", "glance", "placement", "nova", "neutron", *OPTIONAL_SERVICES)
