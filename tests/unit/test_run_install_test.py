@@ -39,3 +39,19 @@ def test_other_changes_do_not(clone, touched):
 def test_an_unknown_commit_runs_it(clone):
     result = subprocess.run(["./run-install-test", "--needed-since", "0" * 40], cwd=clone, check=False)
     assert result.returncode == 0
+
+
+def test_of_pyproject_only_what_installing_tenrec_reads_runs_it(clone):
+    git = ["git", "-C", str(clone)]
+    pyproject = clone / "pyproject.toml"
+    original = pyproject.read_text()
+    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+    def after(text: str) -> bool:
+        pyproject.write_text(text)
+        subprocess.run([*git, "commit", "-qam", "pyproject"], check=True)
+        return subprocess.run(["./run-install-test", "--needed-since", base], cwd=clone, check=False).returncode == 0
+
+    assert "markers = [" in original and '"rich>=' in original
+    assert not after(original.replace("markers = [", 'markers = [\n  "new: a marker of pytest",'))
+    assert after(original.replace('"rich>=', '"rich>=14,<16",\n  "rich>='))
