@@ -14,13 +14,30 @@ def test_each_node_interface_keeps_one_locally_administered_mac():
         assert len(mac.split(":")) == 6
 
 
-def test_a_node_keeps_the_default_route_of_its_management_network_only():
-    from tenrec.lab.provider import extra_default_routes  # noqa: PLC0415
 
-    shown = [
-        {"dst": "default", "gateway": "10.89.2.1", "dev": "eth2", "metric": 100},
-        {"dst": "default", "gateway": "10.89.0.1", "dev": "eth0", "metric": 100},
-        {"dst": "default", "gateway": "10.89.2.1", "dev": "br-ex", "metric": 100},
+def test_a_node_boots_with_the_management_networks_default_route_only(tmp_path):
+    """The boot command's script, run with a stand-in `ip` that shows podman's routes and
+    records what is deleted; its last step, exec /sbin/init, is the real systemd's."""
+    import subprocess  # noqa: PLC0415
+
+    from tenrec.lab.provider import boot_command  # noqa: PLC0415
+
+    routes = [
+        "default via 10.89.2.1 dev eth2 proto static metric 100",
+        "default via 10.89.0.1 dev eth0 proto static metric 100",
     ]
-    assert [route["dev"] for route in extra_default_routes(shown, "10.89.0.1")] == ["eth2", "br-ex"]
-    assert extra_default_routes(shown[1:2], "10.89.0.1") == []
+    fake = tmp_path / "ip"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"if [ \"$3\" = show ]; then printf '%s\\n' '{routes[0]}' '{routes[1]}'; exit 0; fi\n"
+        f'echo "$*" >> {tmp_path}/deleted\n'
+    )
+    fake.chmod(0o755)
+    argv = boot_command("10.89.0.1")
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[2].endswith("exec /sbin/init")
+    script = argv[2].replace("exec /sbin/init", "echo booted")
+    result = subprocess.run(
+        ["/bin/sh", "-c", script], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout == "booted\n", result.stderr
+    assert (tmp_path / "deleted").read_text() == "route del default via 10.89.2.1 dev eth2\n"

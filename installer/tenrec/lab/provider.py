@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tenrec.lab.host import LabHostError, podman
-from tenrec.lab.topology import NetworkInfo, NetworkSpec, NodeSpec, network_name
+from tenrec.lab.topology import NetworkInfo, NetworkSpec, NodeSpec
 
 LAB_LABEL = "tenrec.lab"
 NODE_LABEL = "tenrec.node"
@@ -66,9 +66,18 @@ def node_mac(lab: str, node: str, purpose: str) -> str:
     return ":".join(f"{byte:02x}" for byte in (0x02, *digest[:5]))
 
 
-def extra_default_routes(routes: list[dict[str, str]], gateway: str) -> list[dict[str, str]]:
-    """The default routes (`ip -j route show default`) other than the one through gateway."""
-    return [route for route in routes if route.get("gateway") != gateway]
+def boot_command(management_gateway: str) -> list[str]:
+    """The node's first process: it leaves the management network's default route only, then
+    becomes systemd (exec: PID 1). podman gives every routed network a default route of the
+    same metric and the kernel takes whichever came first, so a node's way out (and the
+    interface `tenrec install` plans on) changed from one start to the next; a host has one
+    gateway. Run at every start, before any service of the node can see the other routes."""
+    script = (
+        "ip -4 route show default | while read -r _ _ gateway _ device _; do "
+        f'[ "$gateway" = "{management_gateway}" ] || ip route del default via "$gateway" dev "$device"; '
+        "done; exec /sbin/init"
+    )
+    return ["/bin/sh", "-c", script]
 
 
 class PodmanProvider:
@@ -135,8 +144,11 @@ class PodmanProvider:
             address = spec.addresses[net.purpose]
             mac = node_mac(lab, spec.name, net.purpose)
             args += ["--network", f"{net.name}:ip={address},mac={mac},interface_name={net.interface}"]
-        podman(*args, self.image, "/sbin/init")
-        self._prepare_started(lab, spec.name)
+        management = next(net for net in networks if net.purpose == "management")
+        subnets = json.loads(podman("network", "inspect", management.name).stdout)[0]["subnets"]
+        gateway = next(subnet["gateway"] for subnet in subnets if "." in subnet["subnet"])
+        podman(*args, self.image, *boot_command(gateway))
+        self._complete_checksums(lab, spec.name)
 
     def nodes(self, lab: str) -> list[NodeStatus]:
         out = podman("ps", "--all", "--filter", f"label={LAB_LABEL}={lab}", "--format", "json").stdout
@@ -148,42 +160,18 @@ class PodmanProvider:
 
     def start_node(self, lab: str, name: str) -> None:
         podman("start", self.container_name(lab, name))
-        self._prepare_started(lab, name)
+        self._complete_checksums(lab, name)
 
     def restart_nodes(self, lab: str, names: list[str]) -> None:
         """A reboot of each node, all at once: systemd stops (30 s, then SIGKILL) and boots again."""
         podman("restart", "--time", "30", *(self.container_name(lab, name) for name in names))
         for name in names:
-            self._prepare_started(lab, name)
+            self._complete_checksums(lab, name)
 
     def refresh_node(self, lab: str, name: str) -> None:
         """Put back what a restart outside tenrec (a plain `podman restart`) lost: podman makes
-        new veth pairs, whose host ends compute no checksums again, and new default routes."""
-        self._prepare_started(lab, name)
-
-    def _prepare_started(self, lab: str, node: str) -> None:
-        self._complete_checksums(lab, node)
-        self._keep_one_default_route(lab, node)
-
-    def _keep_one_default_route(self, lab: str, node: str) -> None:
-        """Leave the node the management network's default route only, as a host has one gateway.
-
-        podman gives every routed network a default route of one metric, and the kernel takes
-        whichever was added first: a node's way out (and the interface `tenrec install` plans
-        on) would change from one start to the next.
-        """
-        container = self.container_name(lab, node)
-        networks = json.loads(podman("inspect", container, "--format", "json").stdout)[0]["NetworkSettings"]
-        gateway = networks["Networks"][network_name(lab, "management")]["Gateway"]
-        for _ in range(5):  # a booting node's own services may move a route meanwhile (onto br-ex)
-            shown = podman("exec", container, "ip", "-j", "-4", "route", "show", "default").stdout
-            extra = extra_default_routes(json.loads(shown or "[]"), gateway)
-            if not extra:
-                return
-            for route in extra:
-                argv = ["ip", "route", "del", "default", "via", route["gateway"], "dev", route["dev"]]
-                podman("exec", container, *argv, check=False)
-        raise LabHostError(f"{container}: could not remove its default routes other than via {gateway}: {extra}")
+        new veth pairs, whose host ends compute no checksums again."""
+        self._complete_checksums(lab, name)
 
     def _complete_checksums(self, lab: str, node: str) -> None:
         """Make this machine's end of each node interface send complete checksums.
