@@ -14,11 +14,6 @@ NETWORKS = {"management": "eth0", "tunnel": "eth1", "external": "eth2"}
 EXTERNAL_BRIDGE = "br-ex"
 
 
-def network_name(lab: str, purpose: str) -> str:
-    """The provider's name of a lab network, unique per lab."""
-    return f"tenrec-{lab}-{purpose[:4]}"
-
-
 @dataclass(frozen=True)
 class NetworkSpec:
     purpose: str  # management, tunnel or external
@@ -54,7 +49,7 @@ class LabSpec:
 
     def networks(self) -> list[NetworkSpec]:
         return [
-            NetworkSpec(purpose, network_name(self.name, purpose), iface, purpose != "tunnel")
+            NetworkSpec(purpose, f"tenrec-{self.name}-{purpose[:4]}", iface, purpose != "tunnel")
             for purpose, iface in NETWORKS.items()
         ]
 
