@@ -1,4 +1,4 @@
-"""The upgrade scenario on a multinode lab of its own (`./run-upgrade-test`, about 50 minutes).
+"""The upgrade scenario on a multinode lab of its own (`./run-upgrade-test`, about 45 minutes).
 
 A 2026.1 cloud gets what a user keeps in it: an image, a network and router, a server with a
 floating IP and an SSH key, an attached volume with data, an object and a stack. Then: a
