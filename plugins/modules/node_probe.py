@@ -59,7 +59,10 @@ options:
     elements: str
     default: []
   iscsi_target:
-    description: Requested iSCSI target implementation.
+    description:
+      - Requested iSCSI target of a storage node's LVM volumes; C(auto) keeps the target
+        cinder-volume already uses on the node, else picks lio where the kernel has the LIO
+        target, else tgt.
     type: str
     choices: [auto, tgt, lio]
     default: auto
@@ -105,6 +108,7 @@ ansible_facts:
   type: dict
 """
 
+import configparser
 import dataclasses
 import json
 import os
@@ -118,6 +122,8 @@ from ansible_collections.tenrec.cloud.plugins.module_utils import leftover_steps
 from ansible_collections.tenrec.cloud.plugins.module_utils.kvm_probe import KvmProbeResult, probe_kvm
 
 RELEASE_MARK = "/var/lib/tenrec/release"
+CINDER_CONF = "/etc/cinder/cinder.conf"
+TARGET_HELPERS = {"tgtadm": "tgt", "lioadm": "lio"}
 UPGRADE_RECORD = "/var/lib/tenrec/upgrade.json"
 SUPPORTED_DISTRIBUTION = ("debian", "12")
 # Kernel modules behind each feature, and a /proc or /sys trace that shows it present.
@@ -278,6 +284,31 @@ def cached_probe_kvm():
     return result
 
 
+def iscsi_target_in_use(path=CINDER_CONF):
+    """The target helper this node's cinder-volume was configured with (tgt, lio), or None."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error):
+        return None
+    for section in parser.sections():
+        helper = parser.get(section, "target_helper", fallback="")
+        if helper in TARGET_HELPERS:
+            return TARGET_HELPERS[helper]
+    return None
+
+
+def choose_iscsi_target(requested, lio_available, in_use):
+    """auto: the target already serving this node's volumes (a switch would drop every
+    export), else LIO where the kernel has it (the target in the kernel, as on any host with
+    Debian's kernel), else tgt (userspace)."""
+    if requested != "auto":
+        return requested
+    if in_use:
+        return in_use
+    return "lio" if lio_available else "tgt"
+
+
 def deployed_release():
     """The release the last deploy or upgrade of this node finished with (None: never deployed)."""
     try:
@@ -413,11 +444,12 @@ def main():
     )
     if "storage" in roles and params["volumes_wanted"]:
         problems += volume_problems(volume_backend, problem, params["nfs_shares_listed"], params["volume_devices"])
-    iscsi_target = "tgt" if params["iscsi_target"] == "auto" else params["iscsi_target"]
+    in_use = iscsi_target_in_use()
+    iscsi_target = choose_iscsi_target(params["iscsi_target"], features["lio_target"], in_use)
     if iscsi_target == "lio" and not features["lio_target"] and "storage" in roles:
         problems.append(
             "options.iscsi_target is lio, but this node lacks the LIO target (target_core_mod); "
-            "set options.iscsi_target: auto (tgt) or fix the node"
+            "set options.iscsi_target: auto (tgt here) or fix the node"
         )
 
     decisions = {
