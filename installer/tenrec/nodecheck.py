@@ -73,6 +73,16 @@ def check_nodes(state: StateDir, config: Deployment, console: Console) -> NodeRe
     return report
 
 
+# The kernel features the production backends need (node_probe's kernel_features), as the
+# table names them: where one is missing, the decision falls back (netdev, nfs, tgt).
+KERNEL_FEATURE_NAMES = {
+    "openvswitch": "ovs module",
+    "device_mapper": "device-mapper",
+    "lio_target": "lio",
+    "iscsi_initiator": "iscsi initiator",
+}
+
+
 def nodes_table(report: NodeReport) -> Table:
     table = Table(title="Nodes and the decisions taken for them")
     for column in (
@@ -82,6 +92,7 @@ def nodes_table(report: NodeReport) -> Table:
         "memory",
         "free disk",
         "kvm",
+        "kernel has",
         "virt type",
         "ovs datapath",
         "volumes",
@@ -92,10 +103,12 @@ def nodes_table(report: NodeReport) -> Table:
     for n in report.nodes:
         f = n.facts
         if not n.reachable:
-            table.add_row(n.name, ", ".join(n.roles), *["-"] * 8, "[red]not checked[/]")
+            table.add_row(n.name, ", ".join(n.roles), *["-"] * 9, "[red]not checked[/]")
             continue
         kvm = "usable" if f.get("kvm_usable") else ("present, unusable" if f.get("kvm_device") else "absent")
         container = f" ({f['container']})" if f.get("container") else ""
+        features = f.get("kernel_features") or {}
+        kernel_has = ", ".join(name for key, name in KERNEL_FEATURE_NAMES.items() if features.get(key)) or "-"
         table.add_row(
             n.name,
             ", ".join(n.roles),
@@ -103,6 +116,7 @@ def nodes_table(report: NodeReport) -> Table:
             f"{f.get('memory_mb', 0)} MiB",
             f"{f.get('disk_free_gb', 0)} GiB",
             kvm,
+            kernel_has,
             n.decisions.get("virt_type", "?"),
             n.decisions.get("ovs_datapath", "?"),
             n.decisions.get("volume_backend", "?"),
