@@ -4,6 +4,7 @@ secrets, lab."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -24,7 +25,7 @@ from tenrec.install.run import Install, InstallRequest
 from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import ensure_image
 from tenrec.lab.lab import DEFAULT_LAB, Lab, LabPaths
-from tenrec.lab.topology import TOPOLOGIES, LabSpec
+from tenrec.lab.topology import TOPOLOGIES, VM_ROLES, LabSpec
 from tenrec.nodecheck import check_nodes, nodes_table
 from tenrec.paths import StateDir
 from tenrec.secrets import SECRET_NAMES, SecretsError, ensure_secrets, read_secrets, rotate_secret
@@ -131,8 +132,8 @@ def grow_default_lab(path: Path, args: argparse.Namespace) -> int:
     recorded = Lab(DEFAULT_LAB).recorded()
     if path != LabPaths.named(DEFAULT_LAB).config or recorded is None:
         return Exit.OK
-    spec = LabSpec(**recorded["spec"])
-    wanted = LabSpec(spec.name, spec.topology, args.computes or spec.computes, args.storage or spec.storage)
+    spec = LabSpec.from_record(recorded["spec"])
+    wanted = dataclasses.replace(spec, computes=args.computes or spec.computes, storage=args.storage or spec.storage)
     if wanted == spec:
         return Exit.OK
     console.print(f"The lab grows to {wanted.computes} compute and {wanted.storage} storage node(s).")
@@ -330,6 +331,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return perform(checks, ctx, state, console, keep=args.keep, title=title)
 
 
+KIND_NAMES = {"podman": "container", "qemu": "VM"}
+
+
 def lab_up(name: str, spec: LabSpec) -> int:
     started = time.monotonic()
     lab = Lab(name)
@@ -341,10 +345,10 @@ def lab_up(name: str, spec: LabSpec) -> int:
 
         nodes = lab.up(spec, step)
     table = Table(title=f"lab '{name}' ({spec.topology}) ready in {time.monotonic() - started:.1f}s")
-    for column in ("node", "address", "roles", "state"):
+    for column in ("node", "kind", "address", "roles", "state"):
         table.add_column(column)
     for node in nodes:
-        table.add_row(node.name, node.address, ", ".join(node.roles), node.state)
+        table.add_row(node.name, KIND_NAMES[node.kind], node.address, ", ".join(node.roles), node.state)
     console.print(table)
     console.print(f"Deployment config: {lab.paths.config}", markup=False)
     return Exit.OK
@@ -358,7 +362,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
         if not 1 <= args.storage <= 9:
             err.print("--storage: give 1 to 9 storage nodes")
             return Exit.INVALID_CONFIG
-        return lab_up(args.name, LabSpec(args.name, args.topology, args.computes, args.storage))
+        order = {role: i for i, role in enumerate(VM_ROLES)}
+        vm_roles = tuple(sorted(set(args.vm), key=lambda role: (order.get(role, len(order)), role)))
+        spec = LabSpec(args.name, args.topology, args.computes, args.storage, vm_roles)
+        if spec.problems():
+            for problem in spec.problems():
+                err.print(problem, markup=False)
+            return Exit.INVALID_CONFIG
+        return lab_up(args.name, spec)
     if args.action == "image":
         # For molecule and scripts: the node image, built or imported when missing.
         prepare_host()
@@ -382,10 +393,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
             console.print(f"No lab '{args.name}'. Start one with `tenrec lab up`.")
             return Exit.OK
         table = Table(title=f"lab '{args.name}'")
-        for column in ("node", "address", "roles", "state"):
+        for column in ("node", "kind", "address", "roles", "state"):
             table.add_column(column)
         for node in nodes:
-            table.add_row(node.name, node.address, ", ".join(node.roles), node.state)
+            table.add_row(node.name, KIND_NAMES[node.kind], node.address, ", ".join(node.roles), node.state)
         console.print(table)
         console.print(f"Deployment config: {lab.paths.config}", markup=False)
         return Exit.OK if all(n.state == "running" for n in nodes) else Exit.FAILED
@@ -603,12 +614,20 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose_verb.add_argument("--lines", type=int, default=200, help="journal lines per service (default 200)")
     diagnose_verb.epilog = "Exit codes: 0 every node collected, 1 a node could not be collected, 2 invalid config."
 
-    lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd")
+    lab = verb("lab", cmd_lab, "real nodes on this machine: podman containers running systemd, or QEMU VMs")
     lab_verbs = lab.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = lab_verbs.add_parser("up", help="create the lab (idempotent)", description="create the lab (idempotent)")
     up.add_argument("--topology", choices=TOPOLOGIES, default="multinode")
     up.add_argument("--computes", type=int, default=1, help="compute nodes in multinode (1-9, default 1)")
     up.add_argument("--storage", type=int, default=1, help="storage nodes in multinode (1-9, default 1)")
+    up.add_argument(
+        "--vm",
+        type=lambda text: [role for role in text.split(",") if role],
+        default=[],
+        metavar="ROLE[,ROLE]",
+        help="nodes holding these roles (network, compute, storage) are QEMU VMs with Debian's own kernel "
+        "(OVS kernel datapath, LVM, LIO, open-iscsi) instead of containers; compute and storage go together",
+    )
     lab_verbs.add_parser(
         "image",
         help="build or import the node image and print its tag (molecule uses it)",

@@ -59,18 +59,20 @@ def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(["podman", *args], what=f"podman {args[0]}", check=check)
 
 
-def missing_packages() -> list[str]:
+def missing_packages(extra: Sequence[str] = ()) -> list[str]:
+    wanted = [*HOST_PACKAGES, *extra]
     result = run(
-        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *HOST_PACKAGES],
+        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *wanted],
         what="dpkg-query",
         check=False,
     )
     installed = {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" installed")}
-    return [name for name in HOST_PACKAGES if name not in installed]
+    return [name for name in wanted if name not in installed]
 
 
-def prepare_host(step: object = None) -> list[str]:
-    """Install what the lab needs and write the podman settings; idempotent.
+def prepare_host(extra_packages: Sequence[str] = ()) -> list[str]:
+    """Install what the lab needs (plus extra_packages: QEMU for VM nodes) and write the podman
+    settings; idempotent.
 
     Returns what it changed, so a second run can say it changed nothing.
     """
@@ -79,7 +81,7 @@ def prepare_host(step: object = None) -> list[str]:
     if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
         raise LabHostError("the lab host must be Debian (or Ubuntu) with apt: apt-get is missing")
     changed: list[str] = []
-    missing = missing_packages()
+    missing = missing_packages(extra_packages)
     if missing:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         run(["apt-get", "update", "-qq"], what="apt-get update", env=env)

@@ -17,11 +17,25 @@ from tenrec.lab import nfs
 from tenrec.lab.host import LabHostError, prepare_host
 from tenrec.lab.image import Step, ensure_image
 from tenrec.lab.provider import NodeProvider, NodeStatus, PodmanProvider
-from tenrec.lab.topology import EXTERNAL_BRIDGE, NETWORKS, LabSpec, NetworkInfo, NodeSpec, grows, place_nodes
+from tenrec.lab.topology import (
+    EXTERNAL_BRIDGE,
+    NETWORKS,
+    LabSpec,
+    NetworkInfo,
+    NodeSpec,
+    grows,
+    place_nodes,
+    spec_record,
+)
+from tenrec.lab.vm import HOST_PACKAGES as VM_HOST_PACKAGES
+from tenrec.lab.vm import QemuProvider, disk_devices
+from tenrec.lab.vm_image import ensure_vm_image, vm_image
 from tenrec.paths import cache_dir, tenrec_home
 from tenrec.ssh import SshTarget, wait_for_ssh
 
 SSH_DEADLINE = 60.0
+# An emulated VM boots in about 30 s alone; several at once on two cores take longer.
+VM_SSH_DEADLINE = 360.0
 DEFAULT_LAB = "lab"
 
 
@@ -60,6 +74,7 @@ class LabNode:
     roles: tuple[str, ...]
     address: str
     state: str
+    kind: str = "podman"  # podman (a container) or qemu (a VM)
 
 
 def wheel_cache() -> Path:
@@ -69,7 +84,9 @@ def wheel_cache() -> Path:
 
 
 def shared_dirs(node: NodeSpec, paths: LabPaths) -> dict[Path, str]:
-    # Every node mounts NFS shares the lab way (tenrec.lab.nfs), with the lab's NFS key.
+    if node.kind == "qemu":
+        return {}  # a VM has a kernel NFS client, and VM storage nodes keep volumes in LVM
+    # Every container node mounts NFS shares the lab way (tenrec.lab.nfs), with the lab's NFS key.
     found = {paths.nfs_key_dir: nfs.KEY_DIR_IN_NODE}
     if "controller" in node.roles:
         found[wheel_cache()] = "/srv/tenrec/wheels"
@@ -115,7 +132,16 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         entry: dict[str, Any] = {"name": node.name, "address": node.addresses["management"], "roles": list(node.roles)}
         if {"network", "compute"} & set(node.roles):
             entry["tunnel_address"] = node.addresses["tunnel"]
+        if node.kind == "qemu" and "storage" in node.roles:
+            # A VM storage node has real disks: one for Cinder's LVM, one for Swift.
+            disks = disk_devices(node.roles)
+            entry["volume_devices"] = [disks["volumes"]]
+            entry["object_devices"] = [disks["objects"]]
         node_entries.append(entry)
+    # Where the kernel has no device-mapper (container nodes), Cinder keeps its volumes on an
+    # NFS share of the first storage node (the lab's NFS: tenrec.lab.nfs).
+    nfs_storage = [node for node in storage if node.kind == "podman"]
+    vm_computes = any(node.kind == "qemu" and "compute" in node.roles for node in nodes)
     return {
         "name": lab.name,
         "release": "2026.2",
@@ -128,11 +154,11 @@ def lab_config(lab: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo],
         "nodes": node_entries,
         # Lab nodes reach no NTP server; the controller serves its own clock to the rest.
         "options": {"ntp_servers": []},
-        # Where the kernel has no device-mapper (podman nodes), Cinder keeps its volumes on
-        # an NFS share of the first storage node (the lab's NFS: tenrec.lab.nfs).
-        "volumes": {"nfs_shares": [nfs.share_of(storage[0].addresses["management"])]} if storage else {},
-        # The lab exercises the optional services that are off by default too.
-        "services": {"heat": True, "ceilometer": True, "gnocchi": True},
+        "volumes": {"nfs_shares": [nfs.share_of(nfs_storage[0].addresses["management"])]} if nfs_storage else {},
+        # The lab exercises the optional services that are off by default too; a lab of VM
+        # compute nodes leaves out Ceilometer, whose compute agent is one more venv to build
+        # on emulated CPUs and no kernel path.
+        "services": {"heat": True, "ceilometer": not vm_computes, "gnocchi": True},
         # Polled every minute: verify's telemetry rows see a new guest's measures within one.
         "telemetry": {"polling_interval": 60},
         # Nodes trust what this machine trusts beyond Debian's CAs (a proxy toward PyPI).
@@ -144,16 +170,41 @@ def host_extra_cas() -> list[Path]:
     return sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
 
 
+def node_from_record(record: dict[str, Any]) -> NodeSpec:
+    return NodeSpec(
+        record["name"],
+        tuple(record["roles"]),
+        record["host_number"],
+        record["addresses"],
+        record.get("kind", "podman"),  # labs made before VM nodes existed
+    )
+
+
 class Lab:
-    def __init__(self, name: str = DEFAULT_LAB, provider: NodeProvider | None = None) -> None:
+    def __init__(self, name: str = DEFAULT_LAB, provider: PodmanProvider | None = None) -> None:
         self.name = name
         self.paths = LabPaths.named(name)
         self._provider = provider
+        self._vm_provider: QemuProvider | None = None
 
-    def provider(self, step: Step) -> NodeProvider:
+    def provider(self, step: Step) -> PodmanProvider:
+        """Container nodes, and the lab's networks (VM nodes plug into their bridges)."""
         if self._provider is None:
             self._provider = PodmanProvider(ensure_image(step))
         return self._provider
+
+    def vm_provider(self, step: Step) -> QemuProvider:
+        if self._vm_provider is None:
+            self._vm_provider = QemuProvider(ensure_vm_image(step), self.paths.root.parent)
+        return self._vm_provider
+
+    def provider_for(self, node: NodeSpec, step: Step) -> NodeProvider:
+        return self.vm_provider(step) if node.kind == "qemu" else self.provider(step)
+
+    def _existing(self) -> list[NodeStatus]:
+        """Every node of the lab that exists, without building any image."""
+        podman_nodes = (self._provider or PodmanProvider(image="")).nodes(self.name)
+        return podman_nodes + (self._vm_provider or QemuProvider(vm_image(), self.paths.root.parent)).nodes(self.name)
 
     def recorded(self) -> dict[str, Any] | None:
         if not self.paths.state.exists():
@@ -162,24 +213,29 @@ class Lab:
         return data
 
     def up(self, spec: LabSpec, step: Step) -> list[LabNode]:
-        step("preparing podman on this machine")
-        for change in prepare_host():
+        problems = spec.problems()
+        if problems:
+            raise LabHostError("; ".join(problems))
+        step("preparing podman" + (" and QEMU" if spec.vm_roles else "") + " on this machine")
+        for change in prepare_host(VM_HOST_PACKAGES if spec.vm_roles else ()):
             step(change)
         provider = self.provider(step)
-        existing = provider.nodes(self.name)
+        if spec.vm_roles:
+            self.vm_provider(step)
+        existing = self._existing()
         recorded = self.recorded()
         if existing or recorded:
-            return self._resume(spec, provider, existing, recorded, step)
-        provider.destroy(self.name)  # leftovers of an interrupted `up`, if any
+            return self._resume(spec, existing, recorded, step)
+        self._destroy()  # leftovers of an interrupted `up`, if any
         ensure_key(self.paths)
         try:
             step("creating networks")
             networks = [provider.create_network(self.name, net) for net in spec.networks()]
             nodes = place_nodes(spec.nodes(), networks)
             step(f"creating {len(nodes)} node(s)")
-            self._create_nodes(spec, provider, nodes, networks)
+            self._create_nodes(spec, nodes, networks, step)
         except BaseException:
-            provider.destroy(self.name)  # no half-made lab
+            self._destroy()  # no half-made lab
             raise
         self._write_state(spec, nodes, networks)
         return self._wait(nodes, step)
@@ -187,7 +243,6 @@ class Lab:
     def _resume(
         self,
         spec: LabSpec,
-        provider: NodeProvider,
         existing: list[NodeStatus],
         recorded: dict[str, Any] | None,
         step: Step,
@@ -198,14 +253,16 @@ class Lab:
                 f"lab '{self.name}' already exists (topology {was}); run `tenrec lab down` first "
                 "or pick another name with --name (a lab may only gain compute and storage nodes)"
             )
-        nodes = [NodeSpec(n["name"], tuple(n["roles"]), n["host_number"], n["addresses"]) for n in recorded["nodes"]]
-        if recorded["spec"] != asdict(spec):
-            nodes += self._add_nodes(spec, provider, nodes, recorded, step)
-            existing = provider.nodes(self.name)
+        nodes = [node_from_record(n) for n in recorded["nodes"]]
+        if {**recorded["spec"], "vm_roles": recorded["spec"].get("vm_roles", [])} != spec_record(spec):
+            nodes += self._add_nodes(spec, nodes, recorded, step)
+            existing = self._existing()
         states = {n.name: n.state for n in existing}
-        for node in nodes:
+        # Containers first: they bring the networks' bridges back, which VMs plug into.
+        for node in sorted(nodes, key=lambda n: n.kind != "podman"):
             if node.name not in states:
                 raise LabHostError(f"lab node {node.name} is gone; run `tenrec lab down` and `tenrec lab up` again")
+            provider = self.provider_for(node, step)
             if states[node.name] != "running":
                 step(f"starting {node.name}")
                 provider.start_node(self.name, node.name)
@@ -213,12 +270,13 @@ class Lab:
                 provider.refresh_node(self.name, node.name)
         return self._wait(nodes, step)
 
-    def _create_nodes(
-        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], networks: list[NetworkInfo]
-    ) -> None:
+    def _create_nodes(self, spec: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo], step: Step) -> None:
         dns = next(n.gateway for n in networks if n.purpose == "management")
-        for node in nodes:
-            provider.create_node(
+        # Containers first: podman makes a network's bridge when its first container joins.
+        for node in sorted(nodes, key=lambda n: n.kind != "podman"):
+            if node.kind == "qemu":
+                step(f"starting VM {node.name}")
+            self.provider_for(node, step).create_node(
                 self.name,
                 node,
                 spec.networks(),
@@ -227,15 +285,13 @@ class Lab:
                 shared_dirs=shared_dirs(node, self.paths),
             )
 
-    def _add_nodes(
-        self, spec: LabSpec, provider: NodeProvider, nodes: list[NodeSpec], recorded: dict[str, Any], step: Step
-    ) -> list[NodeSpec]:
+    def _add_nodes(self, spec: LabSpec, nodes: list[NodeSpec], recorded: dict[str, Any], step: Step) -> list[NodeSpec]:
         """The nodes spec has and the lab lacks, created on its networks; the state and config rewritten."""
         networks = [NetworkInfo(**n) for n in recorded["networks"]]
         known = {node.name for node in nodes}
         added = place_nodes([node for node in spec.nodes() if node.name not in known], networks)
         step(f"adding {len(added)} node(s): {', '.join(node.name for node in added)}")
-        self._create_nodes(spec, provider, added, networks)
+        self._create_nodes(spec, added, networks, step)
         self._write_state(spec, nodes + added, networks)
         return added
 
@@ -244,16 +300,27 @@ class Lab:
         recorded = self.recorded()
         if recorded is None:
             raise LabHostError(f"no lab '{self.name}': `tenrec lab up` creates it")
-        nodes = [NodeSpec(n["name"], tuple(n["roles"]), n["host_number"], n["addresses"]) for n in recorded["nodes"]]
+        nodes = [node_from_record(n) for n in recorded["nodes"]]
         step(f"restarting {len(nodes)} node(s)")
-        self.provider(step).restart_nodes(self.name, [n.name for n in nodes])
+        kinds = {node.kind for node in nodes}
+        providers = {kind: self.provider_for(next(n for n in nodes if n.kind == kind), step) for kind in kinds}
+        # Both kinds at once, as one power cycle.
+        with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+            for done in [
+                pool.submit(provider.restart_nodes, self.name, [n.name for n in nodes if n.kind == kind])
+                for kind, provider in providers.items()
+            ]:
+                done.result()
+        if "qemu" in kinds:
+            for node in nodes:
+                if node.kind == "qemu":
+                    providers["qemu"].refresh_node(self.name, node.name)  # taps back on restarted bridges
         return self._wait(nodes, step)
 
     def _write_state(self, spec: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo]) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         state = {
-            "spec": asdict(spec),
-            "provider": "podman",
+            "spec": spec_record(spec),
             "networks": [asdict(n) for n in networks],
             "nodes": [asdict(n) for n in nodes],
         }
@@ -263,31 +330,49 @@ class Lab:
         self.paths.config.write_text(header + yaml.safe_dump(config, sort_keys=False))
 
     def _wait(self, nodes: list[NodeSpec], step: Step) -> list[LabNode]:
-        step("waiting for SSH on every node")
-        deadline = time.monotonic() + SSH_DEADLINE
-        targets = {n.name: SshTarget(n.addresses["management"], key=self.paths.key) for n in nodes}
-        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            errors = dict(zip(targets, pool.map(lambda t: wait_for_ssh(t, deadline), targets.values()), strict=True))
+        emulated = " (VMs boot emulated: a minute or more)" if self._has_vms(nodes) else ""
+        step("waiting for SSH on every node" + emulated)
+        started = time.monotonic()
+
+        def wait(node: NodeSpec) -> str | None:
+            seconds = VM_SSH_DEADLINE if node.kind == "qemu" else SSH_DEADLINE
+            return wait_for_ssh(SshTarget(node.addresses["management"], key=self.paths.key), started + seconds)
+
+        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+            errors = dict(zip([n.name for n in nodes], pool.map(wait, nodes), strict=True))
         failed = {name: err for name, err in errors.items() if err}
         if failed:
             details = "; ".join(f"{name}: {err}" for name, err in failed.items())
-            raise LabHostError(f"no SSH within {SSH_DEADLINE:.0f}s: {details} (see `podman logs`)")
-        return [LabNode(n.name, n.roles, n.addresses["management"], "running") for n in nodes]
+            where = "`podman logs` for containers" + (
+                f", {self.paths.root / 'vms' / 'NODE' / 'console.log'} for VMs" if self._has_vms(nodes) else ""
+            )
+            raise LabHostError(f"no SSH in time: {details} (see {where})")
+        if self._has_vms(nodes):
+            step(f"every node answers SSH after {time.monotonic() - started:.0f}s")
+        return [LabNode(n.name, n.roles, n.addresses["management"], "running", n.kind) for n in nodes]
+
+    @staticmethod
+    def _has_vms(nodes: list[NodeSpec]) -> bool:
+        return any(node.kind == "qemu" for node in nodes)
 
     def status(self) -> list[LabNode]:
         recorded = self.recorded()
         if recorded is None:
             return []
-        provider = self._provider or PodmanProvider(image="")
-        states = {n.name: n.state for n in provider.nodes(self.name)}
+        states = {n.name: n.state for n in self._existing()}
+        nodes = [node_from_record(n) for n in recorded["nodes"]]
         return [
-            LabNode(n["name"], tuple(n["roles"]), n["addresses"]["management"], states.get(n["name"], "missing"))
-            for n in recorded["nodes"]
+            LabNode(n.name, n.roles, n.addresses["management"], states.get(n.name, "missing"), n.kind) for n in nodes
         ]
 
+    def _destroy(self) -> list[str]:
+        # VMs first: a bridge that still holds a tap outlives its last container (netavark
+        # then keeps the bridge and its firewall rules).
+        removed = (self._vm_provider or QemuProvider(vm_image(), self.paths.root.parent)).destroy(self.name)
+        return removed + (self._provider or PodmanProvider(image="")).destroy(self.name)
+
     def down(self) -> list[str]:
-        provider = self._provider or PodmanProvider(image="")
-        removed = provider.destroy(self.name)
+        removed = self._destroy()
         if self.paths.root.exists():
             shutil.rmtree(self.paths.root)
             removed.append(f"lab directory {self.paths.root}")

@@ -1,4 +1,4 @@
-"""How lab nodes come to exist. Podman containers now; QEMU VMs can join behind the same interface."""
+"""How lab nodes come to exist: podman containers here, QEMU VMs in tenrec.lab.vm, behind one interface."""
 
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ class NodeProvider(Protocol):
     """Everything the lab asks of a kind of node."""
 
     kind: str
-
-    def create_network(self, lab: str, spec: NetworkSpec) -> NetworkInfo: ...
 
     def create_node(
         self,
@@ -81,7 +79,8 @@ def boot_command(management_gateway: str) -> list[str]:
 
 
 class PodmanProvider:
-    """Rootful podman containers with systemd as PID 1, one bridge network per lab network."""
+    """Rootful podman containers with systemd as PID 1, and the lab's networks: one podman
+    bridge network per lab network (VM nodes plug into the same bridges)."""
 
     kind = "podman"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import netaddr
@@ -12,6 +12,9 @@ TOPOLOGIES: tuple[str, ...] = ("aio", "multinode")
 # Network purpose -> interface name inside every node, in attachment order.
 NETWORKS = {"management": "eth0", "tunnel": "eth1", "external": "eth2"}
 EXTERNAL_BRIDGE = "br-ex"
+# Roles whose nodes may be VMs (tenrec.lab.vm); the controller stays a container: its many
+# services would run about 11 times slower under emulation.
+VM_ROLES: tuple[str, ...] = ("network", "compute", "storage")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class NodeSpec:
     roles: tuple[str, ...]
     host_number: int  # last part of the node's address on every lab network
     addresses: dict[str, str] = field(default_factory=dict)  # purpose -> address
+    kind: str = "podman"  # the provider that makes it: podman (a container) or qemu (a VM)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,31 @@ class LabSpec:
     topology: Topology
     computes: int = 1
     storage: int = 1
+    vm_roles: tuple[str, ...] = ()  # nodes holding one of these roles are VMs
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> LabSpec:
+        """The spec lab.json keeps (spec_record), labs made before VM nodes included."""
+        return cls(**{**record, "vm_roles": tuple(record.get("vm_roles", ()))})
+
+    def problems(self) -> list[str]:
+        """What makes this lab impossible, each with its fix."""
+        found = []
+        unknown = sorted(set(self.vm_roles) - set(VM_ROLES))
+        if unknown:
+            found.append(
+                f"--vm {','.join(unknown)}: VM nodes may hold the roles {', '.join(VM_ROLES)} "
+                "(the controller stays a container: its services would run about 11 times slower emulated)"
+            )
+        if self.vm_roles and self.topology == "aio":
+            found.append("--vm needs the multinode topology (the all-in-one node is a controller)")
+        if ("compute" in self.vm_roles) != ("storage" in self.vm_roles):
+            found.append(
+                "--vm: give compute and storage together: a VM storage node keeps volumes in LVM, which "
+                "container compute nodes cannot attach (no iSCSI initiator), and container storage nodes "
+                "serve the lab's NFS, which VM compute nodes do not mount"
+            )
+        return found
 
     def networks(self) -> list[NetworkSpec]:
         return [
@@ -59,12 +88,23 @@ class LabSpec:
         nodes = [NodeSpec("ctl1", ("controller",), 11), NodeSpec("net1", ("network",), 21)]
         nodes += [NodeSpec(f"cmp{i}", ("compute",), 30 + i) for i in range(1, self.computes + 1)]
         nodes += [NodeSpec(f"sto{i}", ("storage",), 40 + i) for i in range(1, self.storage + 1)]
-        return nodes
+        return [replace(node, kind=self.kind_of(node.roles)) for node in nodes]
+
+    def kind_of(self, roles: tuple[str, ...]) -> str:
+        return "qemu" if set(roles) & set(self.vm_roles) else "podman"
+
+
+def spec_record(spec: LabSpec) -> dict[str, Any]:
+    """The spec as lab.json keeps it (lists, not tuples)."""
+    record = asdict(spec)
+    record["vm_roles"] = list(spec.vm_roles)
+    return record
 
 
 def grows(recorded: dict[str, Any], spec: LabSpec) -> bool:
     """Whether spec is the recorded lab, or it with more compute or storage nodes."""
-    wanted = asdict(spec)
+    wanted = spec_record(spec)
+    recorded = {**recorded, "vm_roles": list(recorded.get("vm_roles", []))}  # none in labs made before VMs
     same = {key: value for key, value in recorded.items() if key not in ("computes", "storage")}
     return (
         same == {key: value for key, value in wanted.items() if key not in ("computes", "storage")}
@@ -83,5 +123,5 @@ def place_nodes(nodes: list[NodeSpec], networks: list[NetworkInfo]) -> list[Node
             if node.host_number >= cidr.size - 1:
                 raise ValueError(f"{net.cidr} is too small for node {node.name}")
             addresses[net.purpose] = str(cidr.network + node.host_number)
-        placed.append(NodeSpec(node.name, node.roles, node.host_number, addresses))
+        placed.append(replace(node, addresses=addresses))
     return placed
