@@ -1,0 +1,324 @@
+"""The production defaults on nodes with a kernel of their own: a mixed lab (container
+controller; VM network, compute and storage nodes, tenrec.lab.vm) deployed with `auto`
+everywhere, which there means the kernel datapath of Open vSwitch, Cinder on LVM thin
+volumes exported by LIO, and Nova attaching them through open-iscsi; then the same storage
+node switched to tgt. Slow (every VM is emulated): `./run-vm-test`, README "Tests".
+
+The steps depend on each other, so they are one ordered module sharing a lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+
+from tenrec.exitcodes import Exit
+from tenrec.lab.lab import LabPaths
+from tenrec.paths import StateDir
+from tenrec.verify import registry
+
+LAB = "ivm"
+TENREC = str(Path(sys.executable).parent / "tenrec")
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+VM_NODES = ("net1", "cmp1", "sto1")
+VOLUME_GROUP = "cinder-volumes"
+MARKER_BYTES = 4096  # what the test writes through an attachment and reads back
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.vm,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab runs rootful podman and QEMU: run as root"),
+    pytest.mark.skipif(shutil.which("apt-get") is None, reason="the lab host must be Debian with apt"),
+]
+
+
+def tenrec(*args: str, timeout: int = 5400) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = subprocess.run([TENREC, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    print(f"tenrec {' '.join(args)}: rc {result.returncode} after {time.monotonic() - started:.0f} s")
+    print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
+    return result
+
+
+@pytest.fixture(scope="module")
+def lab():
+    paths = LabPaths.named(LAB)
+    tenrec("lab", "down", "--name", LAB)
+    started = time.monotonic()
+    result = tenrec("lab", "up", "--name", LAB, "--vm", "network,compute,storage")
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    print(f"FIGURE lab up (3 VMs booted, SSH on all): {time.monotonic() - started:.0f} s")
+    yield paths
+    tenrec("lab", "down", "--name", LAB)
+
+
+@pytest.fixture(scope="module")
+def config(lab):
+    return yaml.safe_load(lab.config.read_text())
+
+
+def node(lab: LabPaths, config: dict, name: str) -> testinfra.host.Host:
+    address = next(n["address"] for n in config["nodes"] if n["name"] == name)
+    return testinfra.get_host(f"ssh://root@{address}", ssh_identity_file=str(lab.key), ssh_extra_args=SSH_ARGS)
+
+
+def openstack(lab: LabPaths, config: dict, command: str) -> str:
+    """The plain openstack CLI on the controller, as an operator runs it."""
+    return node(lab, config, "ctl1").check_output(f"OS_CLOUD=tenrec openstack {command}")
+
+
+def openstack_json(lab: LabPaths, config: dict, command: str) -> dict:
+    return json.loads(openstack(lab, config, f"{command} -f json"))
+
+
+def wait_for(what: str, probe, timeout: float, interval: float = 3.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"{what}: not within {timeout:.0f} s (last: {last!r})")
+
+
+def deploy(lab: LabPaths) -> dict:
+    result = tenrec("deploy", "-c", str(lab.config))
+    summary = json.loads((StateDir.for_config(lab.config).logs / "deploy-last.json").read_text())
+    assert result.returncode == Exit.OK, json.dumps(summary.get("failures"), indent=1) + result.stdout[-3000:]
+    return summary
+
+
+def test_vm_nodes_are_vms_with_their_own_kernel(lab, config):
+    result = tenrec("lab", "status", "--name", LAB)
+    assert result.returncode == Exit.OK
+    ctl1 = node(lab, config, "ctl1")
+    host_kernel = os.uname().release
+    assert ctl1.check_output("uname -r") == host_kernel
+    for name in VM_NODES:
+        vm = node(lab, config, name)
+        assert vm.check_output("uname -r") != host_kernel, f"{name} runs this machine's kernel"
+        assert vm.check_output("systemctl is-system-running --wait") in ("running", "degraded")
+        assert vm.check_output("systemctl --failed --no-legend") == "", f"{name} has failed units"
+    assert node(lab, config, "sto1").check_output("lsblk -dn -o NAME,SERIAL /dev/vdb /dev/vdc").split() == [
+        "vdb",
+        "tenrec-volumes",
+        "vdc",
+        "tenrec-objects",
+    ]
+
+
+def test_check_nodes_reports_the_production_kernel_paths(lab):
+    result = tenrec("check", "--nodes", "-c", str(lab.config))
+    assert result.returncode == Exit.OK, result.stdout + result.stderr
+    assert "ovs module, device-mapper, lio, iscsi initiator" in result.stdout
+    nodes = {n["name"]: n for n in json.loads((StateDir.for_config(lab.config).logs / "nodes.json").read_text())}
+    for name in VM_NODES:
+        facts, decisions = nodes[name]["facts"], nodes[name]["decisions"]
+        assert facts["container"] == "" and all(facts["kernel_features"].values()), facts
+        assert decisions["ovs_datapath"] == "system" and decisions["volume_backend"] == "lvm"
+        assert decisions["iscsi_target"] == "lio"
+        assert decisions["virt_type"] == ("kvm" if facts["kvm_usable"] else "qemu")
+        print(f"FIGURE {name}: virt_type {decisions['virt_type']} ({facts['kvm_reason']})")
+    assert nodes["ctl1"]["facts"]["container"] == "podman"
+
+
+def test_first_deploy_succeeds(lab):
+    started = time.monotonic()
+    summary = deploy(lab)
+    print(f"FIGURE first deploy: {time.monotonic() - started:.0f} s, {summary.get('changed')} change(s)")
+
+
+def test_second_deploy_changes_nothing(lab):
+    started = time.monotonic()
+    summary = deploy(lab)
+    assert summary["changed"] == 0, summary
+    print(f"FIGURE no-change redeploy: {time.monotonic() - started:.0f} s")
+
+
+def test_open_vswitch_runs_the_kernel_datapath(lab, config):
+    for name in ("net1", "cmp1"):
+        vm = node(lab, config, name)
+        assert vm.file("/sys/module/openvswitch").is_directory
+        assert "system@ovs-system" in vm.check_output("ovs-dpctl show")
+        for bridge in ("br-int", "br-tun"):
+            # An empty datapath_type is OVS's default, the kernel's.
+            assert vm.check_output(f"ovs-vsctl get bridge {bridge} datapath_type").strip('"') in ("", "system")
+        agent = vm.check_output("grep -h '^datapath_type' /etc/neutron/plugins/ml2/openvswitch_agent.ini")
+        assert agent.split("=")[1].strip() == "system"
+
+
+def test_the_storage_node_keeps_volumes_in_a_thin_pool_served_by_lio(lab, config):
+    sto1 = node(lab, config, "sto1")
+    pvs = sto1.check_output(f"pvs --noheadings -o pv_name -S vg_name={VOLUME_GROUP}").split()
+    assert pvs == ["/dev/vdb"]
+    attrs = sto1.check_output(f"lvs --noheadings -o lv_name,lv_attr {VOLUME_GROUP}").split()
+    assert attrs[0] == f"{VOLUME_GROUP}-pool" and attrs[1].startswith("t"), attrs  # t: a thin pool
+    assert "target_helper = lioadm" in sto1.check_output("grep -h target_helper /etc/cinder/cinder.conf")
+    assert sto1.file("/sys/kernel/config/target/iscsi").is_directory
+    assert not sto1.package("tgt").is_installed
+
+
+def test_verify_passes_every_check(lab):
+    """Every row, the guest on the VM compute node included: its DHCP lease and metadata
+    through the network node over VXLAN, its floating IP, and a volume's bytes through
+    open-iscsi read back on the storage node's logical volume and after a re-attach."""
+    started = time.monotonic()
+    result = tenrec("verify", "-c", str(lab.config))
+    rows = json.loads((StateDir.for_config(lab.config).logs / "verify-last.json").read_text())
+    assert result.returncode == Exit.OK, [row for row in rows if row["result"] != "ok"]
+    results = {row["check"]: row["result"] for row in rows}
+    assert results == dict.fromkeys([check.name for check in registry()], "ok"), rows
+    seconds = {row["check"]: row["seconds"] for row in rows}
+    print(
+        f"FIGURE verify: {time.monotonic() - started:.0f} s; compute/boot {seconds['compute/boot']:.0f} s, "
+        f"volume/attach {seconds['volume/attach']:.0f} s"
+    )
+
+
+# --- one volume through the attachment, a reboot of the storage node, and tgt -----------------
+
+
+class Volume:
+    """A volume attached to a server on cmp1; its bytes written and read through the iSCSI
+    disk the compute node logged in to, and read on the storage node's logical volume."""
+
+    def __init__(self, lab: LabPaths, config: dict) -> None:
+        self.lab, self.config = lab, config
+        self.cmp1, self.sto1 = node(lab, config, "cmp1"), node(lab, config, "sto1")
+        self.id = ""
+        self.marker = os.urandom(MARKER_BYTES).hex()
+
+    def iscsi_disk(self) -> str:
+        """The compute node's device of this volume (its iSCSI session's LUN)."""
+        found = self.cmp1.run(f"ls /dev/disk/by-path/ | grep -- '-iscsi-.*{self.id}-lun-'")
+        return f"/dev/disk/by-path/{found.stdout.split()[0]}" if found.rc == 0 and found.stdout.strip() else ""
+
+    def attach(self) -> str:
+        started = time.monotonic()
+        openstack(self.lab, self.config, f"server add volume vmtest-server {self.id}")
+        disk = wait_for("the volume's iSCSI disk on cmp1", self.iscsi_disk, 180)
+        print(f"FIGURE attach through open-iscsi: {time.monotonic() - started:.1f} s")
+        sessions = self.cmp1.check_output("iscsiadm -m session")
+        assert f"volume-{self.id}" in sessions, sessions
+        return disk
+
+    def detach(self) -> None:
+        openstack(self.lab, self.config, f"server remove volume vmtest-server {self.id}")
+        wait_for("the volume detached", lambda: self.status() == "available" and not self.iscsi_disk(), 180)
+        assert f"volume-{self.id}" not in self.cmp1.run("iscsiadm -m session").stdout
+
+    def status(self) -> str:
+        return openstack_json(self.lab, self.config, f"volume show {self.id}")["status"]
+
+    def read(self, host: testinfra.host.Host, device: str) -> str:
+        # O_DIRECT: LIO's block backend writes past the page cache.
+        dump = f"dd if={device} bs={MARKER_BYTES} count=1 iflag=direct status=none | od -An -v -tx1 | tr -d ' \\n'"
+        return host.check_output(dump).strip()
+
+    def logical_volume(self) -> str:
+        return f"/dev/{VOLUME_GROUP}/volume-{self.id}"
+
+
+@pytest.fixture(scope="module")
+def volume(lab, config):
+    made = Volume(lab, config)
+    ctl1 = node(lab, config, "ctl1")
+    for command in (
+        "truncate -s 1M /tmp/vmtest.raw",
+        "openstack image create --disk-format raw --container-format bare --file /tmp/vmtest.raw vmtest-image",
+        "openstack flavor create --ram 128 --disk 1 --vcpus 1 vmtest-flavor",
+        "openstack network create vmtest-net",
+        "openstack subnet create --network vmtest-net --subnet-range 192.168.78.0/24 vmtest-subnet",
+        "openstack server create --image vmtest-image --flavor vmtest-flavor --network vmtest-net --wait vmtest-server",
+    ):
+        ctl1.check_output(f"OS_CLOUD=tenrec {command} >/dev/null")
+    made.id = openstack_json(lab, config, "volume create --size 1 vmtest-volume")["id"]
+    wait_for("the volume available", lambda: made.status() == "available", 180)
+    yield made
+    for command in (
+        "openstack server delete --wait vmtest-server",
+        f"openstack volume delete {made.id}",
+        "openstack subnet delete vmtest-subnet",
+        "openstack network delete vmtest-net",
+        "openstack flavor delete vmtest-flavor",
+        "openstack image delete vmtest-image",
+    ):
+        ctl1.run(f"OS_CLOUD=tenrec {command}")
+
+
+def test_bytes_written_through_the_attachment_survive_detach_and_reattach(volume):
+    disk = volume.attach()
+    write = f"import sys; sys.stdout.buffer.write(bytes.fromhex('{volume.marker}'))"
+    volume.cmp1.check_output(f'python3 -c "{write}" | dd of={disk} bs={MARKER_BYTES} count=1 oflag=direct status=none')
+    targets = volume.sto1.check_output("targetcli ls /iscsi 1")
+    assert f"volume-{volume.id}" in targets, targets
+    volume.detach()
+    assert volume.read(volume.sto1, volume.logical_volume()) == volume.marker
+    assert volume.read(volume.cmp1, volume.attach()) == volume.marker
+    volume.detach()
+
+
+def test_the_storage_nodes_volumes_survive_its_reboot(lab, config, volume):
+    sto1 = volume.sto1
+    boot_id = sto1.check_output("cat /proc/sys/kernel/random/boot_id")
+    sto1.run("systemctl reboot")
+    started = time.monotonic()
+
+    def back() -> bool:
+        fresh = node(lab, config, "sto1")
+        probe = fresh.run("cat /proc/sys/kernel/random/boot_id")
+        return probe.rc == 0 and probe.stdout.strip() != boot_id
+
+    wait_for("sto1 back after its reboot", back, 600, interval=5)
+    print(f"FIGURE storage VM reboot until SSH: {time.monotonic() - started:.0f} s")
+    volume.sto1 = node(lab, config, "sto1")
+    assert volume.sto1.check_output(f"pvs --noheadings -o pv_name -S vg_name={VOLUME_GROUP}").split() == ["/dev/vdb"]
+    assert volume.sto1.check_output(f"lvs --noheadings -o lv_active {volume.logical_volume()}").strip() == "active"
+    assert volume.read(volume.sto1, volume.logical_volume()) == volume.marker
+
+    def cinder_volume_up() -> bool:
+        services = openstack_json(lab, config, "volume service list --service cinder-volume")
+        return all(s["State"] == "up" for s in services) and bool(services)
+
+    wait_for("cinder-volume up again", cinder_volume_up, 300, interval=5)
+    assert volume.read(volume.cmp1, volume.attach()) == volume.marker
+    volume.detach()
+
+
+def test_the_same_storage_node_switched_to_tgt_serves_the_volume(lab, config, volume):
+    data = yaml.safe_load(lab.config.read_text())
+    data.setdefault("options", {})["iscsi_target"] = "tgt"
+    lab.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    started = time.monotonic()
+    deploy(lab)
+    print(f"FIGURE redeploy switching LIO to tgt: {time.monotonic() - started:.0f} s")
+    sto1 = node(lab, config, "sto1")
+    assert "target_helper = tgtadm" in sto1.check_output("grep -h target_helper /etc/cinder/cinder.conf")
+    assert sto1.service("tgt").is_running and not sto1.package("targetcli-fb").is_installed
+    assert sto1.check_output("ls /sys/kernel/config/target/iscsi | grep -c '^iqn' || true") == "0"
+    assert volume.read(volume.cmp1, volume.attach()) == volume.marker
+    assert f"volume-{volume.id}" in sto1.check_output("tgtadm --lld iscsi --mode target --op show")
+    volume.detach()
+    assert deploy(lab)["changed"] == 0
+
+
+def test_lab_down_leaves_no_vm_tap_or_network(lab):
+    result = tenrec("lab", "down", "--name", LAB)
+    assert result.returncode == Exit.OK
+    assert subprocess.run(["pgrep", "-f", f"tenrec-{LAB}-"], capture_output=True, check=False).returncode == 1
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    assert " tv" not in links
+    listing = ["podman", "network", "ls", "--format", "{{.Name}}"]
+    networks = subprocess.run(listing, capture_output=True, text=True, check=True).stdout
+    assert f"tenrec-{LAB}-" not in networks
+    assert not lab.root.exists()
