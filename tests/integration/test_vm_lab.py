@@ -153,7 +153,7 @@ def test_open_vswitch_runs_the_kernel_datapath(lab, config):
         for bridge in ("br-int", "br-tun"):
             # An empty datapath_type is OVS's default, the kernel's.
             assert vm.check_output(f"ovs-vsctl get bridge {bridge} datapath_type").strip('"') in ("", "system")
-        agent = vm.check_output("grep -h '^datapath_type' /etc/neutron/plugins/ml2/openvswitch_agent.ini")
+        agent = vm.check_output("grep -h '^datapath_type' /etc/neutron/openvswitch_agent.ini")
         assert agent.split("=")[1].strip() == "system"
 
 

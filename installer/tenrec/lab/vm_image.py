@@ -22,7 +22,7 @@ from tenrec.lab.image import Step
 RECIPE_VERSION = "1"
 KERNEL_PACKAGES = ("linux-image-amd64", "initramfs-tools")
 ROOT_LABEL = "tenrec-root"
-ROOT_SIZE = "12G"  # sparse: the overlay of each node only grows by what it writes
+ROOT_SIZE = "24G"  # sparse: the overlay of each node only grows by what it writes
 # The name under which QEMU hands each VM its identity (fw_cfg), and where the guest reads it.
 FW_CFG_NAME = "opt/tenrec/node"
 CONFIG_SCRIPT_PATH = "/usr/local/sbin/tenrec-lab-vm-config"
