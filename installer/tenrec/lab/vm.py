@@ -44,7 +44,9 @@ class Shape:
 # again), a storage node gets a disk for Cinder's volume group and one for Swift.
 ROLE_SHAPES = {
     "compute": Shape(2, 3072),
-    "network": Shape(1, 1536),
+    # Four Neutron agents: with one emulated vCPU they missed their reports (all "dead") and
+    # sshd its banner once verify had made a few routers.
+    "network": Shape(2, 2048),
     "storage": Shape(1, 1536, (("volumes", "16G"), ("objects", "4G"))),
 }
 # Where the storage role's disks appear in the VM (virtio disks after the root's /dev/vda).
