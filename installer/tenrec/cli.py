@@ -365,8 +365,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
         order = {role: i for i, role in enumerate(VM_ROLES)}
         vm_roles = tuple(sorted(set(args.vm), key=lambda role: (order.get(role, len(order)), role)))
         spec = LabSpec(args.name, args.topology, args.computes, args.storage, vm_roles)
-        if spec.problems():
-            for problem in spec.problems():
+        problems = spec.problems()
+        if problems:
+            for problem in problems:
                 err.print(problem, markup=False)
             return Exit.INVALID_CONFIG
         return lab_up(args.name, spec)

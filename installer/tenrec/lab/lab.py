@@ -199,7 +199,10 @@ class Lab:
         return self._vm_provider
 
     def provider_for(self, node: NodeSpec, step: Step) -> NodeProvider:
-        return self.vm_provider(step) if node.kind == "qemu" else self.provider(step)
+        return self.provider_of(node.kind, step)
+
+    def provider_of(self, kind: str, step: Step) -> NodeProvider:
+        return self.vm_provider(step) if kind == "qemu" else self.provider(step)
 
     def _existing(self) -> list[NodeStatus]:
         """Every node of the lab that exists, without building any image."""
@@ -254,7 +257,7 @@ class Lab:
                 "or pick another name with --name (a lab may only gain compute and storage nodes)"
             )
         nodes = [node_from_record(n) for n in recorded["nodes"]]
-        if {**recorded["spec"], "vm_roles": recorded["spec"].get("vm_roles", [])} != spec_record(spec):
+        if LabSpec.from_record(recorded["spec"]) != spec:
             nodes += self._add_nodes(spec, nodes, recorded, step)
             existing = self._existing()
         states = {n.name: n.state for n in existing}
@@ -303,18 +306,16 @@ class Lab:
         nodes = [node_from_record(n) for n in recorded["nodes"]]
         step(f"restarting {len(nodes)} node(s)")
         kinds = {node.kind for node in nodes}
-        providers = {kind: self.provider_for(next(n for n in nodes if n.kind == kind), step) for kind in kinds}
-        # Both kinds at once, as one power cycle.
+        # Both kinds at once, as one power cycle (a VM's taps keep its bridges while the
+        # containers restart, and its new QEMU plugs them in again).
+        providers = {kind: self.provider_of(kind, step) for kind in kinds}
         with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
-            for done in [
+            restarts = [
                 pool.submit(provider.restart_nodes, self.name, [n.name for n in nodes if n.kind == kind])
                 for kind, provider in providers.items()
-            ]:
+            ]
+            for done in restarts:
                 done.result()
-        if "qemu" in kinds:
-            for node in nodes:
-                if node.kind == "qemu":
-                    providers["qemu"].refresh_node(self.name, node.name)  # taps back on restarted bridges
         return self._wait(nodes, step)
 
     def _write_state(self, spec: LabSpec, nodes: list[NodeSpec], networks: list[NetworkInfo]) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,7 +332,7 @@ class QemuProvider:
             for nic in self._identity(lab, node.name)["interfaces"]:  # type: ignore[attr-defined]
                 if Path(f"/sys/class/net/{nic['tap']}").exists():
                     run(["ip", "link", "del", "dev", nic["tap"]], what=f"removing tap {nic['tap']}")
-            subprocess.run(["rm", "-rf", str(self.node_dir(lab, node.name))], check=True)
+            shutil.rmtree(self.node_dir(lab, node.name))
             removed.append(f"VM node {node.name}")
         if self.nodes(lab):
             raise LabHostError(f"could not remove every VM node of lab {lab}")
