@@ -108,7 +108,8 @@ def nodes_table(report: NodeReport) -> Table:
         kvm = "usable" if f.get("kvm_usable") else ("present, unusable" if f.get("kvm_device") else "absent")
         container = f" ({f['container']})" if f.get("container") else ""
         features = f.get("kernel_features") or {}
-        kernel_has = ", ".join(name for key, name in KERNEL_FEATURE_NAMES.items() if features.get(key)) or "-"
+        # One feature a line: the column stays narrow enough for a 140-column log.
+        kernel_has = "\n".join(name for key, name in KERNEL_FEATURE_NAMES.items() if features.get(key)) or "-"
         table.add_row(
             n.name,
             ", ".join(n.roles),
