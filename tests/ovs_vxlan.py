@@ -17,7 +17,7 @@ carries tenant tunnels to the same peer keeps them while this runs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 BRIDGE = "br-vxtest"
 NAMESPACE = "vxtest"
@@ -84,8 +84,11 @@ def _ping(source, target_address: str, extra: str = "") -> str:
     return result.stdout
 
 
-def check_vxlan(left, left_tunnel_ip: str, right, right_tunnel_ip: str, vni: int = VNI) -> dict[str, str]:
+def check_vxlan(
+    left, left_tunnel_ip: str, right, right_tunnel_ip: str, vni: int = VNI, while_up: Callable[[], None] | None = None
+) -> dict[str, str]:
     """Ping across a VXLAN tunnel between the two nodes both ways; returns the outputs.
+    while_up, when given, runs after the pings while the tunnel still exists.
 
     Raises AssertionError (with the nodes' addresses, OVS layout and tunnel neighbours)
     when a ping does not come back.
@@ -94,8 +97,11 @@ def check_vxlan(left, left_tunnel_ip: str, right, right_tunnel_ip: str, vni: int
     # The largest packet that fits the tunnel MTU, not fragmented: the underlay takes it.
     full_size = f"-M do -s {INNER_MTU - 28}"
     with vxlan_pair(left, left_tunnel_ip, right, right_tunnel_ip, vni):
-        return {
+        outputs = {
             "left to right": _ping(left, right_address),
             "right to left": _ping(right, left_address),
             "left to right, full size": _ping(left, right_address, full_size),
         }
+        if while_up is not None:
+            while_up()
+        return outputs
