@@ -196,7 +196,9 @@ def lun(lab, config):
 
 def test_bytes_written_through_open_iscsi_land_on_the_thin_volume(lab, config, lun, marker):
     sto1, cmp1 = node(lab, config, "sto1"), node(lab, config, "cmp1")
-    assert "iscsi_tcp" in cmp1.check_output("iscsiadm -m session")
+    portal = address_of(config, "sto1", "storage_address")
+    sessions = cmp1.check_output("iscsiadm -m session")  # "tcp: [1] ADDRESS:3260,1 TARGET (non-flash)"
+    assert f"tcp: [1] {portal}:3260,1 {TARGET} " in sessions, sessions
     write = f"import sys; sys.stdout.buffer.write(bytes.fromhex('{marker}'))"
     cmp1.check_output(f'python3 -c "{write}" | dd of={lun} bs={MARKER_BYTES} count=1 oflag=direct status=none')
     assert read(sto1, f"/dev/{VOLUME_GROUP}/{VOLUME}") == marker
