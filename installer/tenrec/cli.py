@@ -34,6 +34,7 @@ from tenrec.upgrading import UpgradeError, backup, restore, rollback, upgrade, u
 from tenrec.verify import Context, SelectionError, deployed_services, registry, select
 from tenrec.verify.cloud import NoCloud, clouds_file, connect, readable_by_others
 from tenrec.verify.guest import GuestError, guest_in
+from tenrec.verify.patience import MAX_PATIENCE, patience
 from tenrec.verify.report import perform
 
 # Logs and CI are no terminal; tables there still get room to be read.
@@ -313,6 +314,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         err.print(f"--concurrency {args.concurrency}: give 1 or more test workers", markup=False)
         return Exit.INVALID_CONFIG
+    if not 1 <= args.patience <= MAX_PATIENCE:
+        err.print(f"--patience {args.patience:g}: give a factor from 1 to {MAX_PATIENCE:g}", markup=False)
+        return Exit.INVALID_CONFIG
+    patience.factor = args.patience
     if args.tempest and (args.only or args.keep or args.guest or args.os_cloud):
         err.print("--tempest runs Tempest only: --only, --keep, --guest and --os-cloud do not apply", markup=False)
         return Exit.INVALID_CONFIG
@@ -599,6 +604,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--concurrency", type=int, default=2, metavar="N", help="with --tempest: test workers (default 2)"
+    )
+    verify.add_argument(
+        "--patience",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every time limit of the checks (API answers, a server ACTIVE, its guest's console, "
+        "pings, volumes, stacks; Tempest's build and SSH timeouts) by FACTOR, 1 to 20, for slow or emulated "
+        "hardware (default 1)",
     )
     verify.epilog = (
         "Exit codes: 0 every check passed (with --tempest: no test failed), 1 a check, a test or a cleanup "

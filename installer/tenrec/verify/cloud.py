@@ -10,6 +10,7 @@ import yaml
 
 from tenrec import __version__
 from tenrec.paths import StateDir
+from tenrec.verify.patience import scaled
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -74,7 +75,7 @@ def connect(state: StateDir, os_cloud: str | None = None) -> Connection:
     for name in ("keystoneauth", "openstack"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        region = load().get_one(cloud=cloud, api_timeout=API_TIMEOUT)
+        region = load().get_one(cloud=cloud, api_timeout=int(scaled(API_TIMEOUT)))
     except (exceptions.ConfigException, yaml.YAMLError, OSError) as error:
         hint = "" if os_cloud else "; `tenrec deploy` writes it again"
         raise NoCloud(f"{where}: {' '.join(str(error).split())}{hint}") from error

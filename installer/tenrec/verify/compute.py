@@ -36,6 +36,7 @@ from tenrec.verify.guest import (
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.image import ACTIVE_TIMEOUT as IMAGE_TIMEOUT
 from tenrec.verify.nodes import host_is, node_names
+from tenrec.verify.patience import scaled
 
 SERVICE = "nova"
 IMAGE_UPLOAD = "image/upload"
@@ -141,7 +142,7 @@ def _upload(ctx: Context, kind: str, data: bytes, disk_format: str, container_fo
     response = image.upload(conn.image, data=data, size=len(data))
     if response.status_code >= 400:
         raise CheckFailed(f"uploading {name}: HTTP {response.status_code} {one_line(response.text, 200)}")
-    conn.image.wait_for_status(image, "active", failures=["killed", "deleted"], interval=1, wait=IMAGE_TIMEOUT)
+    conn.image.wait_for_status(image, "active", failures=["killed", "deleted"], interval=1, wait=scaled(IMAGE_TIMEOUT))
     return str(image_id)
 
 
@@ -216,7 +217,7 @@ def _start(
 
     def remove() -> None:  # a no-op once compute/delete has deleted it
         conn.compute.delete_server(server, ignore_missing=True)
-        conn.compute.wait_for_delete(server, interval=2, wait=DELETE_TIMEOUT)
+        conn.compute.wait_for_delete(server, interval=2, wait=scaled(DELETE_TIMEOUT))
 
     ctx.on_cleanup(f"server {name} ({server.id})", remove)
     return Booted(server, name)
@@ -227,7 +228,7 @@ def _wait_active(conn: Any, booted: Booted) -> Any:
 
     try:
         return conn.compute.wait_for_server(
-            booted.server, status="ACTIVE", failures=["ERROR"], interval=2, wait=ACTIVE_TIMEOUT
+            booted.server, status="ACTIVE", failures=["ERROR"], interval=2, wait=scaled(ACTIVE_TIMEOUT)
         )
     except exceptions.ResourceFailure as error:
         fault = conn.compute.get_server(booted.server.id).fault or {}
@@ -235,7 +236,8 @@ def _wait_active(conn: Any, booted: Booted) -> Any:
     except exceptions.ResourceTimeout as error:
         now = conn.compute.get_server(booted.server.id)
         raise CheckFailed(
-            f"{booted.name} not ACTIVE within {ACTIVE_TIMEOUT} s (status {now.status}, task {now.task_state})"
+            f"{booted.name} not ACTIVE within {scaled(ACTIVE_TIMEOUT):.0f} s "
+            f"(status {now.status}, task {now.task_state})"
         ) from error
 
 
@@ -259,6 +261,7 @@ def watch_console(
 
     Times are seconds since started (time.monotonic()).
     """
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     lease_at: float | None = None
     while True:
@@ -366,7 +369,7 @@ def vnc_greeting(url: str, timeout: float = CONSOLE_PAGE_TIMEOUT) -> str:
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
         f"Sec-WebSocket-Protocol: binary\r\nOrigin: {parts.scheme}://{host}:{port}\r\n\r\n"
     )
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with socket.create_connection((host, port), timeout=scaled(timeout)) as sock:
         sock.sendall(request.encode())
         data = _read_until(sock, b"", lambda d: b"\r\n\r\n" in d)
         head, _, rest = data.partition(b"\r\n\r\n")
@@ -390,7 +393,7 @@ def console(ctx: Context) -> str:
     url = str(remote.url)
     page_url = url.split("?", 1)[0]
     try:
-        with urllib.request.urlopen(url, timeout=CONSOLE_PAGE_TIMEOUT) as answer:
+        with urllib.request.urlopen(url, timeout=scaled(CONSOLE_PAGE_TIMEOUT)) as answer:
             page = answer.read(1 << 20).decode("utf-8", "replace")
     except OSError as error:
         raise CheckFailed(f"{booted.name}'s console page {page_url} did not load: {error}") from error
@@ -434,16 +437,16 @@ def delete(ctx: Context) -> str:
     started = time.monotonic()
     conn.compute.delete_server(booted.server)
     try:
-        conn.compute.wait_for_delete(booted.server, interval=1, wait=DELETE_TIMEOUT)
+        conn.compute.wait_for_delete(booted.server, interval=1, wait=scaled(DELETE_TIMEOUT))
     except exceptions.ResourceTimeout as error:
-        raise CheckFailed(f"{booted.name} still there {DELETE_TIMEOUT} s after its deletion") from error
+        raise CheckFailed(f"{booted.name} still there {scaled(DELETE_TIMEOUT):.0f} s after its deletion") from error
     gone = time.monotonic() - started
-    deadline = time.monotonic() + PORT_TIMEOUT
+    deadline = time.monotonic() + scaled(PORT_TIMEOUT)
     while left := _existing_ports(conn, ports):
         if time.monotonic() > deadline:
             raise CheckFailed(
                 f"{booted.name} gone after {gone:.1f}s, but its port(s) {', '.join(left)} "
-                f"still exist {PORT_TIMEOUT} s later"
+                f"still exist {scaled(PORT_TIMEOUT):.0f} s later"
             )
         time.sleep(1)
     port_gone = time.monotonic() - started - gone

@@ -20,6 +20,7 @@ import requests
 
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, one_line
 from tenrec.verify.identity import TOKEN
+from tenrec.verify.patience import scaled
 
 SERVICE = "horizon"
 LOGIN = "dashboard/login"
@@ -80,7 +81,7 @@ def login(ctx: Context) -> tuple[requests.Session, requests.Response]:
     root = dashboard_url(ctx)
     auth = ctx.conn.config.auth
     session = requests.Session()
-    form_page = session.get(root + LOGIN_PATH, timeout=HTTP_TIMEOUT)
+    form_page = session.get(root + LOGIN_PATH, timeout=scaled(HTTP_TIMEOUT))
     if form_page.status_code != 200:
         raise CheckFailed(f"GET {root}{LOGIN_PATH}: HTTP {form_page.status_code} {one_line(form_page.text, 200)}")
     parser = FormInputs(LOGIN_PATH)
@@ -90,7 +91,9 @@ def login(ctx: Context) -> tuple[requests.Session, requests.Response]:
     fields = {**parser.inputs, "username": auth["username"], "password": auth["password"]}
     if "domain" in fields:
         fields["domain"] = auth.get("user_domain_name") or "Default"
-    landed = session.post(root + LOGIN_PATH, data=fields, headers={"Referer": root + LOGIN_PATH}, timeout=HTTP_TIMEOUT)
+    landed = session.post(
+        root + LOGIN_PATH, data=fields, headers={"Referer": root + LOGIN_PATH}, timeout=scaled(HTTP_TIMEOUT)
+    )
     if landed.status_code != 200 or urlsplit(landed.url).path == LOGIN_PATH or LOGOUT_PATH not in landed.text:
         raise CheckFailed(
             f"logging in as {auth['username']}: HTTP {landed.status_code} at {landed.url} ({title(landed)}), "
@@ -109,7 +112,7 @@ def logout(ctx: Context, session: requests.Session, page: requests.Response) -> 
         root + LOGOUT_PATH,
         data={"csrfmiddlewaretoken": token},
         headers={"Referer": page.url},
-        timeout=HTTP_TIMEOUT,
+        timeout=scaled(HTTP_TIMEOUT),
     )
 
 
@@ -120,7 +123,7 @@ def stylesheets(root: str, page: requests.Response) -> str:
         raise CheckFailed(f"{page.url} links no stylesheet under /static/: the static files are missing")
     total = 0
     for link in links:
-        answer = requests.get(urljoin(root, link), timeout=HTTP_TIMEOUT)
+        answer = requests.get(urljoin(root, link), timeout=scaled(HTTP_TIMEOUT))
         if answer.status_code != 200 or "css" not in answer.headers.get("Content-Type", ""):
             raise CheckFailed(
                 f"GET {link}: HTTP {answer.status_code} {answer.headers.get('Content-Type')} (static files not served)"
@@ -136,7 +139,7 @@ def login_check(ctx: Context) -> str:
     logged_in = time.monotonic() - started
     served = stylesheets(root, landed)
     logout(ctx, session, landed)
-    after = session.get(root + "/project/", timeout=HTTP_TIMEOUT)
+    after = session.get(root + "/project/", timeout=scaled(HTTP_TIMEOUT))
     if urlsplit(after.url).path != LOGIN_PATH:
         raise CheckFailed(f"after signing out, /project/ still opens ({after.url}, {title(after)})")
     return (
@@ -158,7 +161,7 @@ def pages(ctx: Context) -> str:
             if service not in services:
                 continue
             started = time.monotonic()
-            page = session.get(root + path, timeout=HTTP_TIMEOUT)
+            page = session.get(root + path, timeout=scaled(HTTP_TIMEOUT))
             if page.status_code != 200 or wanted not in title(page):
                 raise CheckFailed(f"GET {path}: HTTP {page.status_code} at {page.url}, title {title(page)!r}")
             seen.append(f"{path} {time.monotonic() - started:.1f}s")
@@ -173,7 +176,7 @@ def instances(ctx: Context) -> str:
     booted = ctx.scratch[compute.SERVER_KEY]
     session, landed = login(ctx)
     try:
-        page = session.get(dashboard_url(ctx) + "/project/instances/", timeout=HTTP_TIMEOUT)
+        page = session.get(dashboard_url(ctx) + "/project/instances/", timeout=scaled(HTTP_TIMEOUT))
     finally:
         logout(ctx, session, landed)
     if page.status_code != 200:

@@ -9,6 +9,7 @@ from typing import Any
 import requests
 
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
+from tenrec.verify.patience import scaled
 
 SERVICE = "keystone"
 TOKEN = "identity/token"
@@ -39,7 +40,7 @@ def token_detail(access: Any) -> str:
 def probe(url: str, *, verify: bool | str = True, cert: Any = None, timeout: float = PROBE_TIMEOUT) -> int | str:
     """The HTTP status of an unauthenticated GET of url, or why there was none."""
     try:
-        response = requests.get(url, timeout=timeout, verify=verify, cert=cert, allow_redirects=False)
+        response = requests.get(url, timeout=scaled(timeout), verify=verify, cert=cert, allow_redirects=False)
     except requests.RequestException as error:
         return one_line(f"{type(error).__name__}: {error}", 200)
     return response.status_code

@@ -8,6 +8,7 @@ import time
 
 from tenrec.verify.core import Check, CheckFailed, Context, Family, one_line
 from tenrec.verify.identity import TOKEN
+from tenrec.verify.patience import scaled
 
 SERVICE = "glance"
 UPLOADED_KEY = "image.uploaded"
@@ -30,7 +31,9 @@ def upload(ctx: Context) -> str:
     response = image.upload(conn.image, data=payload, size=SIZE)
     if response.status_code >= 400:
         raise CheckFailed(f"uploading {name}: HTTP {response.status_code} {one_line(response.text, 200)}")
-    image = conn.image.wait_for_status(image, "active", failures=["killed", "deleted"], interval=1, wait=ACTIVE_TIMEOUT)
+    image = conn.image.wait_for_status(
+        image, "active", failures=["killed", "deleted"], interval=1, wait=scaled(ACTIVE_TIMEOUT)
+    )
     active = time.monotonic() - started
     response = conn.image.download_image(image)
     if response.status_code != 200:

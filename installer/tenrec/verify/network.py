@@ -19,6 +19,7 @@ from typing import Any
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import config_cidrs, hosts_on, node_names
+from tenrec.verify.patience import scaled
 
 SERVICE = "neutron"
 AGENTS = "network/agents"
@@ -167,7 +168,7 @@ def retry_conflicts(action: Callable[[], object], timeout: float = CONFLICT_TIME
     """Run a delete, again while Neutron answers 409 (a port of a deleted server still going away)."""
     from openstack import exceptions  # noqa: PLC0415
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         try:
             action()
@@ -261,8 +262,9 @@ def ping_until(
 ) -> float | None:
     """Seconds until address began to answer (or, answering False, to stay silent) for confirm pings in a row.
 
-    None when that did not happen within timeout seconds.
+    None when that did not happen within timeout seconds (times verify's patience).
     """
+    timeout = scaled(timeout)
     started = clock()
     streak = 0
     since = 0.0
@@ -307,14 +309,14 @@ def floating_ip(ctx: Context) -> str:
     if answered is None:
         raise CheckFailed(
             f"{address} (on {tenant_network.external_name}, status {status}) → {guest.fixed_ip}: "
-            f"no answer to ping within {PING_TIMEOUT} s; {unreachable_hint(ctx)}"
+            f"no answer to ping within {scaled(PING_TIMEOUT):.0f} s; {unreachable_hint(ctx)}"
         )
     where = f"{address} on {tenant_network.external_name} → {guest.fixed_ip}"
     return f"{where}: answers ping after {answered:.1f}s (status {status})"
 
 
 def fetch_over_tcp(url: str, timeout: float = TCP_TRY_TIMEOUT) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as answer:
+    with urllib.request.urlopen(url, timeout=scaled(timeout)) as answer:
         return bytes(answer.read(1 << 16))
 
 
@@ -332,9 +334,9 @@ def tcp(ctx: Context, fetch: Callable[[str], bytes] = fetch_over_tcp) -> str:
             break
         except OSError as error:  # refused, reset, timed out (urllib's errors are OSErrors)
             last = str(getattr(error, "reason", error))
-        if time.monotonic() - started >= TCP_TIMEOUT:
+        if time.monotonic() - started >= scaled(TCP_TIMEOUT):
             raise CheckFailed(
-                f"{url}: no HTTP answer within {TCP_TIMEOUT} s ({last}); ping works, so TCP to or from "
+                f"{url}: no HTTP answer within {scaled(TCP_TIMEOUT):.0f} s ({last}); ping works, so TCP to or from "
                 "the guest is lost (security group rule for the port, OVS firewall, checksum offload)"
             )
         time.sleep(1)
@@ -382,14 +384,14 @@ def security_group(ctx: Context) -> str:
     ctx.scratch[GUEST_KEY] = replace(guest, icmp_rule_id=rule.id)
     if silent is None:
         raise CheckFailed(
-            f"{address} still answers ping {RULE_TIMEOUT} s after its ICMP ingress rule was removed "
+            f"{address} still answers ping {scaled(RULE_TIMEOUT):.0f} s after its ICMP ingress rule was removed "
             "(OVS firewall: conntrack entries of the userspace datapath may outlive the rule)"
         )
     again = ping_until(address, True, RULE_TIMEOUT)
     if again is None:
         raise CheckFailed(
             f"ICMP rule removed: {address} silent after {silent:.1f}s; rule added back: "
-            f"no answer within {RULE_TIMEOUT} s"
+            f"no answer within {scaled(RULE_TIMEOUT):.0f} s"
         )
     return f"ICMP rule removed: {address} silent after {silent:.1f}s; rule added back: answers after {again:.1f}s"
 

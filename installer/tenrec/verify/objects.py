@@ -22,6 +22,7 @@ from typing import Any
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, deployment_secrets, one_line
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import node_names, node_output
+from tenrec.verify.patience import scaled
 
 SERVICE = "swift"
 INFO = "object/info"
@@ -98,7 +99,9 @@ def swift_client(ctx: Context) -> Any:
             "interface": conn.config.get_interface() or "public",
             "region_name": conn.config.region_name,
         }
-        ctx.scratch[SWIFT_KEY] = Connection(session=conn.session, os_options=options, retries=2, timeout=HTTP_TIMEOUT)
+        ctx.scratch[SWIFT_KEY] = Connection(
+            session=conn.session, os_options=options, retries=2, timeout=scaled(HTTP_TIMEOUT)
+        )
     return ctx.scratch[SWIFT_KEY]
 
 
@@ -118,7 +121,7 @@ def _requests() -> Any:
 
 def info(ctx: Context) -> str:
     proxy = _proxy(ctx)
-    answer = _requests().get(f"{proxy.root}/info", timeout=HTTP_TIMEOUT)
+    answer = _requests().get(f"{proxy.root}/info", timeout=scaled(HTTP_TIMEOUT))
     if answer.status_code != 200:
         raise CheckFailed(f"GET {proxy.root}/info answered {answer.status_code}: {one_line(answer.text)}")
     found = answer.json()
@@ -193,7 +196,7 @@ def replicas(ctx: Context) -> str:
     wanted = min(expected_replicas(ctx.config.object_storage.replicas, zones), len(storage))
     pattern = f"/srv/node/*/objects/*/{digest[-3:]}/{digest}/*.data"
     command = f"sh -c {shlex.quote(f'ls -1 {pattern} 2>/dev/null || true')}"
-    deadline = time.monotonic() + REPLICA_TIMEOUT
+    deadline = time.monotonic() + scaled(REPLICA_TIMEOUT)
     while True:
         holding = {}
         for node in node_names(ctx, "storage"):
@@ -283,14 +286,16 @@ def tempurl(ctx: Context) -> str:
     signature = temp_url_signature(key, "GET", expires, path)
     requests = _requests()
     url = f"{proxy.root}{path}"
-    wrong = requests.get(url, params={"temp_url_sig": "0" * 64, "temp_url_expires": expires}, timeout=HTTP_TIMEOUT)
+    wrong = requests.get(
+        url, params={"temp_url_sig": "0" * 64, "temp_url_expires": expires}, timeout=scaled(HTTP_TIMEOUT)
+    )
     if wrong.status_code != 401:
         raise CheckFailed(f"a GET with a wrong signature answered {wrong.status_code}, not 401")
     # The proxy may take a moment to see the new key (its container info is cached).
     deadline = time.monotonic() + 15
     while True:
         answer = requests.get(
-            url, params={"temp_url_sig": signature, "temp_url_expires": expires}, timeout=HTTP_TIMEOUT
+            url, params={"temp_url_sig": signature, "temp_url_expires": expires}, timeout=scaled(HTTP_TIMEOUT)
         )
         if answer.status_code == 200 or time.monotonic() > deadline:
             break

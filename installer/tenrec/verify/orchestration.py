@@ -25,6 +25,7 @@ from tenrec.verify import compute, network
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, deployment_secrets, one_line
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import host_is, node_names
+from tenrec.verify.patience import scaled
 
 SERVICE = "heat"
 SERVICES = "orchestration/services"
@@ -113,7 +114,7 @@ def hot_template(with_volume: bool) -> dict[str, Any]:
         "handle": {"type": "OS::Heat::WaitConditionHandle"},
         "wait": {
             "type": "OS::Heat::WaitCondition",
-            "properties": {"handle": {"get_resource": "handle"}, "count": 1, "timeout": WAIT_TIMEOUT},
+            "properties": {"handle": {"get_resource": "handle"}, "count": 1, "timeout": int(scaled(WAIT_TIMEOUT))},
         },
         "server": {
             "type": "OS::Nova::Server",
@@ -196,6 +197,7 @@ def wait_stack(conn: Any, stack_id: str, done: str, timeout: float) -> Any:
     *_FAILED or timeout."""
     from openstack import exceptions  # noqa: PLC0415
 
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -238,7 +240,11 @@ def stack(ctx: Context) -> str:
     template = hot_template(with_volume)
     started = time.monotonic()
     made = conn.orchestration.create_stack(
-        name=name, template=template, parameters=parameters, timeout_mins=STACK_TIMEOUT // 60, disable_rollback=True
+        name=name,
+        template=template,
+        parameters=parameters,
+        timeout_mins=int(scaled(STACK_TIMEOUT)) // 60,
+        disable_rollback=True,
     )
     stack_id = str(made.id)
 
@@ -335,7 +341,7 @@ CFN_TEMPLATE = {
         "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
         "Wait": {
             "Type": "AWS::CloudFormation::WaitCondition",
-            "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": str(CFN_TIMEOUT), "Count": "1"},
+            "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": str(int(scaled(CFN_TIMEOUT))), "Count": "1"},
         },
     },
     "Outputs": {
@@ -421,7 +427,7 @@ def cfn(ctx: Context) -> str:
     answer = requests.put(url, data=json.dumps(signal), headers={"Content-Type": "application/json"}, timeout=30)
     if answer.status_code >= 400:
         raise CheckFailed(f"PUT to the pre-signed URL: HTTP {answer.status_code} {one_line(answer.text, 200)}")
-    deadline = time.monotonic() + CFN_TIMEOUT
+    deadline = time.monotonic() + scaled(CFN_TIMEOUT)
     while (status := _cfn_status(client, name))["StackStatus"] != "CREATE_COMPLETE":
         if str(status["StackStatus"]).endswith("FAILED") or time.monotonic() > deadline:
             raise CheckFailed(f"{name} is {status['StackStatus']}: {status.get('StackStatusReason')}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, one_line
 from tenrec.verify.identity import TOKEN
+from tenrec.verify.patience import scaled
 
 SERVICE = "gnocchi"
 AGENTS = "ceilometer"
@@ -118,6 +119,7 @@ def wait_for_measures(
     ctx: Context, kind: str, resource_id: str, groups: dict[str, tuple[str, ...]], timeout: float
 ) -> tuple[dict[str, int], float]:
     """Poll until the resource has measures of one meter of each group; (counts, seconds)."""
+    timeout = scaled(timeout)
     started = time.monotonic()
     every = tuple(meter for meters in groups.values() for meter in meters)
     while True:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tenrec.paths import StateDir
+from tenrec.verify.patience import scaled
 
 TEMPEST_VERSION = "47.0.0"
 TEMPESTCONF_VERSION = "3.5.4"
@@ -226,14 +227,14 @@ def overrides(image_id: str, flavor_ids: Sequence[str], computes: int, dashboard
         "compute.flavor_ref": flavor_ids[0],
         "compute.flavor_ref_alt": flavor_ids[1],
         "compute.min_compute_nodes": str(computes),
-        "compute.build_timeout": str(BUILD_TIMEOUT),
+        "compute.build_timeout": str(int(scaled(BUILD_TIMEOUT))),
         "compute_feature_enabled.config_drive": "true",
         "validation.run_validation": "true",
         "validation.image_ssh_user": "root",
         "validation.image_alt_ssh_user": "root",
         "validation.connect_method": "floating",
         "validation.auth_method": "keypair",
-        "validation.ssh_timeout": str(SSH_TIMEOUT),
+        "validation.ssh_timeout": str(int(scaled(SSH_TIMEOUT))),
         "validation.ping_timeout": "120",
         "auth.use_dynamic_credentials": "true",
     }

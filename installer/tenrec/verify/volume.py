@@ -25,6 +25,7 @@ from typing import Any
 from tenrec.verify.core import Check, CheckFailed, Context, Family, SkipCheck, one_line
 from tenrec.verify.identity import TOKEN
 from tenrec.verify.nodes import host_is, node_names, node_output
+from tenrec.verify.patience import scaled
 
 SERVICE = "cinder"
 SERVICES = "volume/services"
@@ -112,6 +113,7 @@ def services(ctx: Context) -> str:
 def _wait_volume(conn: Any, volume: Any, status: str = "available", wait: float = AVAILABLE_TIMEOUT) -> Any:
     from openstack import exceptions  # noqa: PLC0415
 
+    wait = scaled(wait)
     try:
         return conn.block_storage.wait_for_status(
             volume,
@@ -135,7 +137,7 @@ def _new_volume(ctx: Context, kind: str, size: int = 1, **source: str) -> Any:
 
     def remove() -> None:  # a no-op once volume/delete has deleted it
         conn.block_storage.delete_volume(volume_id, ignore_missing=True, force=False)
-        conn.block_storage.wait_for_delete(volume, interval=INTERVAL, wait=DELETE_TIMEOUT)
+        conn.block_storage.wait_for_delete(volume, interval=INTERVAL, wait=scaled(DELETE_TIMEOUT))
 
     ctx.on_cleanup(f"volume {name} ({volume_id})", remove)
     return _wait_volume(conn, volume)
@@ -161,7 +163,7 @@ def extend(ctx: Context) -> str:
     volume = ctx.scratch[VOLUME_KEY]
     started = time.monotonic()
     conn.block_storage.extend_volume(volume, 2)
-    deadline = time.monotonic() + AVAILABLE_TIMEOUT
+    deadline = time.monotonic() + scaled(AVAILABLE_TIMEOUT)
     while True:
         now = conn.block_storage.get_volume(volume.id)
         if now.status == "available" and now.size == 2:
@@ -170,7 +172,8 @@ def extend(ctx: Context) -> str:
             raise CheckFailed(f"{volume.name} went to {now.status} extending to 2 GiB")
         if time.monotonic() > deadline:
             raise CheckFailed(
-                f"{volume.name} not 2 GiB within {AVAILABLE_TIMEOUT} s (status {now.status}, size {now.size})"
+                f"{volume.name} not 2 GiB within {scaled(AVAILABLE_TIMEOUT):.0f} s "
+                f"(status {now.status}, size {now.size})"
             )
         time.sleep(INTERVAL)
     ctx.scratch[VOLUME_KEY] = now
@@ -189,12 +192,12 @@ def snapshot(ctx: Context) -> str:
 
     def remove() -> None:
         conn.block_storage.delete_snapshot(snap_id, ignore_missing=True)
-        conn.block_storage.wait_for_delete(snap, interval=INTERVAL, wait=DELETE_TIMEOUT)
+        conn.block_storage.wait_for_delete(snap, interval=INTERVAL, wait=scaled(DELETE_TIMEOUT))
 
     ctx.on_cleanup(f"snapshot {name} ({snap_id})", remove)
     try:
         snap = conn.block_storage.wait_for_status(
-            snap, status="available", failures=["error"], interval=INTERVAL, wait=AVAILABLE_TIMEOUT
+            snap, status="available", failures=["error"], interval=INTERVAL, wait=scaled(AVAILABLE_TIMEOUT)
         )
     except (exceptions.ResourceFailure, exceptions.ResourceTimeout) as error:
         raise CheckFailed(
@@ -271,7 +274,7 @@ def to_image(ctx: Context) -> str:
     ctx.on_cleanup(f"image {name} ({image_id})", lambda: conn.image.delete_image(image_id, ignore_missing=True))
     image = conn.image.get_image(image_id)
     image = conn.image.wait_for_status(
-        image, "active", failures=["killed", "deleted"], interval=INTERVAL, wait=AVAILABLE_TIMEOUT
+        image, "active", failures=["killed", "deleted"], interval=INTERVAL, wait=scaled(AVAILABLE_TIMEOUT)
     )
     _wait_volume(conn, volume)
     uploaded = time.monotonic() - started
@@ -292,7 +295,7 @@ def _wait_backup(conn: Any, backup: Any, status: str = "available") -> Any:
 
     try:
         return conn.block_storage.wait_for_status(
-            backup, status=status, failures=["error"], interval=INTERVAL, wait=BACKUP_TIMEOUT
+            backup, status=status, failures=["error"], interval=INTERVAL, wait=scaled(BACKUP_TIMEOUT)
         )
     except exceptions.ResourceFailure as error:
         now = conn.block_storage.get_backup(backup.id)
@@ -301,7 +304,7 @@ def _wait_backup(conn: Any, backup: Any, status: str = "available") -> Any:
     except exceptions.ResourceTimeout as error:
         now = conn.block_storage.get_backup(backup.id)
         raise CheckFailed(
-            f"backup {backup.name} not {status} within {BACKUP_TIMEOUT} s (status {now.status})"
+            f"backup {backup.name} not {status} within {scaled(BACKUP_TIMEOUT):.0f} s (status {now.status})"
         ) from error
 
 
@@ -334,7 +337,7 @@ def backup(ctx: Context) -> str:
 
     def remove() -> None:  # a no-op once volume/delete has deleted it
         conn.block_storage.delete_backup(backup_id, ignore_missing=True)
-        conn.block_storage.wait_for_delete(made, interval=INTERVAL, wait=DELETE_TIMEOUT)
+        conn.block_storage.wait_for_delete(made, interval=INTERVAL, wait=scaled(DELETE_TIMEOUT))
 
     ctx.on_cleanup(f"backup {name} ({backup_id})", remove)
     done = _wait_backup(conn, made)
@@ -437,7 +440,7 @@ def delete(ctx: Context) -> str:
 def _wait_gone(get: Callable[[str], Any], resource: Any) -> None:
     from openstack import exceptions  # noqa: PLC0415
 
-    deadline = time.monotonic() + DELETE_TIMEOUT
+    deadline = time.monotonic() + scaled(DELETE_TIMEOUT)
     while True:
         try:
             now = get(resource.id)
@@ -447,7 +450,7 @@ def _wait_gone(get: Callable[[str], Any], resource: Any) -> None:
             raise CheckFailed(f"{resource.name} went to {now.status} while being deleted")
         if time.monotonic() > deadline:
             raise CheckFailed(
-                f"{resource.name} still there {DELETE_TIMEOUT} s after its deletion (status {now.status})"
+                f"{resource.name} still there {scaled(DELETE_TIMEOUT):.0f} s after its deletion (status {now.status})"
             )
         time.sleep(INTERVAL)
 
@@ -477,7 +480,7 @@ def console_markers(text: str) -> list[Seen]:
 
 def _wait_marker(conn: Any, server: Any, what: str, after: int, name: str) -> Seen:
     """The first volume line past the first `after` ones with `what` (wrote/holds)."""
-    deadline = time.monotonic() + CONSOLE_TIMEOUT
+    deadline = time.monotonic() + scaled(CONSOLE_TIMEOUT)
     while True:
         lines = console_markers(conn.compute.get_server_console_output(server).get("output") or "")
         fresh = lines[after:]
@@ -488,7 +491,7 @@ def _wait_marker(conn: Any, server: Any, what: str, after: int, name: str) -> Se
             raise CheckFailed(f"{name}: the guest says {fresh[0].device} {fresh[0].what} {fresh[0].marker}, not {what}")
         if time.monotonic() > deadline:
             raise CheckFailed(
-                f"{name}: no `{what}` line on the guest's console within {CONSOLE_TIMEOUT} s of the attach"
+                f"{name}: no `{what}` line on the guest's console within {scaled(CONSOLE_TIMEOUT):.0f} s of the attach"
             )
         time.sleep(INTERVAL)
 
