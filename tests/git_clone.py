@@ -20,3 +20,14 @@ def clone_with_script(parent: Path, script: str) -> Path:
     subprocess.run(["git", "-C", str(path), "add", script], check=True)
     subprocess.run(["git", "-C", str(path), "commit", "-qam", "working tree", "--allow-empty"], check=True)
     return path
+
+
+def needed_after_touching(clone: Path, script: str, touched: str) -> bool:
+    """Whether `script --needed-since` asks for its test after a commit that touched one file."""
+    git = ["git", "-C", str(clone)]
+    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    with open(clone / touched, "a", encoding="utf-8") as handle:
+        handle.write("\n")
+    subprocess.run([*git, "commit", "-qam", f"touch {touched}"], check=True)
+    result = subprocess.run([f"./{script}", "--needed-since", base], cwd=clone, check=False)
+    return result.returncode == 0

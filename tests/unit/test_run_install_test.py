@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.git_clone import clone_with_script
+from tests.git_clone import clone_with_script, needed_after_touching
 
 
 @pytest.fixture(scope="module")
@@ -14,13 +14,7 @@ def clone(tmp_path_factory):
 
 
 def needed(clone: Path, touched: str) -> bool:
-    git = ["git", "-C", str(clone)]
-    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    with open(clone / touched, "a", encoding="utf-8") as handle:
-        handle.write("\n")
-    subprocess.run([*git, "commit", "-qam", f"touch {touched}"], check=True)
-    result = subprocess.run(["./run-install-test", "--needed-since", base], cwd=clone, check=False)
-    return result.returncode == 0
+    return needed_after_touching(clone, "run-install-test", touched)
 
 
 @pytest.mark.parametrize(
