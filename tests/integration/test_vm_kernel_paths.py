@@ -168,6 +168,8 @@ def lun(lab, config):
     initiator = cmp1.check_output("sed -n 's/^InitiatorName=//p' /etc/iscsi/initiatorname.iscsi")
     tpg = f"/iscsi/{TARGET}/tpg1"
     for command in (
+        # What Cinder's rtslib does before its first target; the kernel refuses a missing directory.
+        "echo /etc/target > /sys/kernel/config/target/dbroot",
         f"lvcreate -q -l 50%VG -T {VOLUME_GROUP}/{POOL}",
         f"lvcreate -q -V 64M -T {VOLUME_GROUP}/{POOL} -n {VOLUME}",
         f"targetcli /backstores/block create name={VOLUME} dev=/dev/{VOLUME_GROUP}/{VOLUME}",

@@ -198,6 +198,8 @@ def test_the_storage_node_keeps_volumes_in_a_thin_pool_served_by_lio(lab, config
     assert sto1.file("/sys/kernel/config/target/core").is_directory
     assert sto1.file("/sys/module/iscsi_target_mod").is_directory
     assert not sto1.package("tgt").is_installed
+    # Where Cinder's rtslib keeps LIO's dbroot and its saved targets (none saved before an attach).
+    assert sto1.file("/etc/target").is_directory and sto1.file("/etc/target").mode == 0o700
 
 
 def test_verify_passes_every_check(lab):

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from tenrec.verify.core import CheckFailed
-from tenrec.verify.volume import compare_image, console_markers, expected_digest, judge_services
+from tenrec.verify.volume import _wait_volume, compare_image, console_markers, expected_digest, judge_services
 
 PAYLOAD = bytes(range(256)) * 4
 
@@ -82,3 +82,39 @@ def test_console_markers_in_order_and_a_failed_write_fails():
     ]
     with pytest.raises(CheckFailed, match="could not write to /dev/vdc"):
         console_markers(text + "tenrec-volume: /dev/vdc write failed\r\n")
+
+
+class Volume:
+    def __init__(self, status: str) -> None:
+        self.id, self.name, self.status = "v1", "tenrec-verify-volume", status
+
+
+class BlockStorage:
+    """Cinder as openstacksdk shows it: get_volume answers the next status; wait_for_status
+    returns at once when the object it is handed shows the status already, as the SDK's does."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+
+    def get_volume(self, volume_id: str) -> Volume:
+        return Volume(self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0])
+
+    def wait_for_status(self, volume: Volume, status: str, failures, interval, wait) -> Volume:
+        while volume.status != status:
+            volume = self.get_volume(volume.id)
+        return volume
+
+
+class Conn:
+    def __init__(self, statuses: list[str]) -> None:
+        self.block_storage = BlockStorage(statuses)
+
+
+def test_waiting_for_a_volume_does_not_trust_the_object_kept_from_before():
+    """volume/to-image kept the volume from when it was available; after the upload call it is
+    uploading, and the wait must last until Cinder says available again (2026-12-07: the
+    delete that followed found it uploading)."""
+    conn = Conn(["uploading", "uploading", "available"])
+    kept = Volume("available")
+    assert _wait_volume(conn, kept).status == "available"
+    assert conn.block_storage.statuses == ["available"]

@@ -114,6 +114,9 @@ def _wait_volume(conn: Any, volume: Any, status: str = "available", wait: float 
     from openstack import exceptions  # noqa: PLC0415
 
     wait = scaled(wait)
+    # Fetched anew: openstacksdk's wait returns at once when the object it is handed already
+    # shows the status, and a volume kept from before an upload or an attach does.
+    volume = conn.block_storage.get_volume(volume.id)
     try:
         return conn.block_storage.wait_for_status(
             volume,
@@ -385,7 +388,7 @@ def restore(ctx: Context) -> str:
     # wait on fresh copies (openstacksdk's wait returns at once on a copy already available).
     conn.block_storage.restore_backup(made.id, volume=volume.id)
     _wait_backup(conn, conn.block_storage.get_backup(made.id))
-    volume = _wait_volume(conn, conn.block_storage.get_volume(volume.id), wait=BACKUP_TIMEOUT)
+    volume = _wait_volume(conn, volume, wait=BACKUP_TIMEOUT)
     took = time.monotonic() - started
     digest, place = on_disk_digest(ctx, volume)
     if digest is None:
