@@ -370,6 +370,8 @@ def test_the_same_storage_node_switched_to_tgt_serves_the_volume(lab, config, vo
     sto1 = node(lab, config, "sto1")
     assert "target_helper = tgtadm" in sto1.check_output("grep -h target_helper /etc/cinder/cinder.conf")
     assert sto1.service("tgt").is_running and not sto1.package("targetcli-fb").is_installed
+    # Cinder's tgt helper writes each volume's target file there as the cinder user.
+    assert sto1.file("/var/lib/cinder/volumes").user == "cinder"
     assert sto1.check_output("ls /sys/kernel/config/target/iscsi | grep -c '^iqn' || true") == "0"
     assert volume.read(volume.cmp1, volume.attach()) == volume.marker
     assert f"volume-{volume.id}" in sto1.check_output("tgtadm --lld iscsi --mode target --op show")
