@@ -211,8 +211,12 @@ def test_verify_passes_every_check(lab):
     rows = json.loads((StateDir.for_config(lab.config).logs / "verify-last.json").read_text())
     assert result.returncode == Exit.OK, [row for row in rows if row["result"] != "ok"]
     results = {row["check"]: row["result"] for row in rows}
-    expected = select(registry(), deployed_services(load_config(lab.config)))
-    assert results == dict.fromkeys([check.name for check in expected], "ok"), rows
+    expected = dict.fromkeys(
+        [check.name for check in select(registry(), deployed_services(load_config(lab.config)))], "ok"
+    )
+    # cinder-backup runs with Swift, its store, which this scenario leaves out.
+    expected |= dict.fromkeys(("volume/backup", "volume/restore"), "skipped")
+    assert results == expected, rows
     seconds = {row["check"]: row["seconds"] for row in rows}
     print(
         f"FIGURE verify: {time.monotonic() - started:.0f} s; compute/boot {seconds['compute/boot']:.0f} s, "
@@ -301,8 +305,17 @@ def volume(lab, config):
         "openstack network create vmtest-net",
         "openstack subnet create --network vmtest-net --subnet-range 192.168.78.0/24 vmtest-subnet",
         "openstack server create --image vmtest-image --flavor vmtest-flavor --network vmtest-net --wait vmtest-server",
+        # Its disk holds no system, so nothing in it answers the hot unplug a live detach asks
+        # for (verify's volume/attach does that with its guest). Stopped, the attach still logs
+        # in to the target and the detach logs out; only the domain's definition changes.
+        "openstack server stop vmtest-server",
     ):
         ctl1.check_output(f"OS_CLOUD=tenrec {command} >/dev/null")
+    wait_for(
+        "vmtest-server SHUTOFF",
+        lambda: openstack_json(lab, config, "server show vmtest-server")["status"] == "SHUTOFF",
+        300,
+    )
     made.id = openstack_json(lab, config, "volume create --size 1 vmtest-volume")["id"]
     wait_for("the volume available", lambda: made.status() == "available", 180)
     yield made
