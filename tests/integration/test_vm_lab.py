@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,8 @@ VOLUME_GROUP = "cinder-volumes"
 # slower than this machine's CPU), and the controller's APIs share 2 cores with two VMs.
 VERIFY_PATIENCE = 4
 MARKER_BYTES = 4096  # what the test writes through an attachment and reads back
+# `cinder-rtstool create DEVICE IQN CHAP_USER CHAP_PASSWORD ...` in a log line.
+CHAP_ARGUMENTS = re.compile(r"(cinder-rtstool create \S+ \S+) \S+ \S+")
 
 pytestmark = [
     pytest.mark.lab,
@@ -283,7 +286,9 @@ class Volume:
                 out.append(f"$ {command}\n{result.stdout}{result.stderr}")
             except RuntimeError as error:  # SSH itself failed
                 out.append(f"$ {command}\n{error}")
-        return "\n".join(out)
+        # Cinder passes each volume's CHAP user and password to cinder-rtstool as arguments, and
+        # sudo and cinder-volume's errors log that command line: masked before it is printed.
+        return CHAP_ARGUMENTS.sub(r"\1 <chap user> <chap password>", "\n".join(out))
 
     def read(self, host: testinfra.host.Host, device: str) -> str:
         # O_DIRECT: LIO's block backend writes past the page cache.

@@ -7,7 +7,14 @@ import hashlib
 import pytest
 
 from tenrec.verify.core import CheckFailed
-from tenrec.verify.volume import _wait_volume, compare_image, console_markers, expected_digest, judge_services
+from tenrec.verify.volume import (
+    _wait_backup,
+    _wait_volume,
+    compare_image,
+    console_markers,
+    expected_digest,
+    judge_services,
+)
 
 PAYLOAD = bytes(range(256)) * 4
 
@@ -99,6 +106,8 @@ class BlockStorage:
     def get_volume(self, volume_id: str) -> Volume:
         return Volume(self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0])
 
+    get_backup = get_volume  # a backup's status is read the same way
+
     def wait_for_status(self, volume: Volume, status: str, failures, interval, wait) -> Volume:
         while volume.status != status:
             volume = self.get_volume(volume.id)
@@ -117,4 +126,11 @@ def test_waiting_for_a_volume_does_not_trust_the_object_kept_from_before():
     conn = Conn(["uploading", "uploading", "available"])
     kept = Volume("available")
     assert _wait_volume(conn, kept).status == "available"
+    assert conn.block_storage.statuses == ["available"]
+
+
+def test_waiting_for_a_backup_does_not_trust_the_object_kept_from_before():
+    """volume/restore keeps the backup from when it was available; the restore makes it restoring."""
+    conn = Conn(["restoring", "available"])
+    assert _wait_backup(conn, Volume("available")).status == "available"
     assert conn.block_storage.statuses == ["available"]

@@ -45,6 +45,8 @@ OBJECT_NAME = "payload"
 WANTED_CAPABILITIES = ("s3api", "tempurl", "slo", "staticweb", "bulk_upload", "bulk_delete", "symlink")
 # Seconds for every replica's data file to appear (the proxy answers once a quorum wrote).
 REPLICA_TIMEOUT = 30
+# Seconds for the proxy to see a new temp URL key (it caches container info).
+TEMPURL_KEY_TIMEOUT = 15
 HTTP_TIMEOUT = 60
 
 SWIFT_KEY = "object.swift"
@@ -292,7 +294,7 @@ def tempurl(ctx: Context) -> str:
     if wrong.status_code != 401:
         raise CheckFailed(f"a GET with a wrong signature answered {wrong.status_code}, not 401")
     # The proxy may take a moment to see the new key (its container info is cached).
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + scaled(TEMPURL_KEY_TIMEOUT)
     while True:
         answer = requests.get(
             url, params={"temp_url_sig": signature, "temp_url_expires": expires}, timeout=scaled(HTTP_TIMEOUT)

@@ -40,6 +40,9 @@ STACK_TIMEOUT = 420
 WAIT_TIMEOUT = 300
 DELETE_TIMEOUT = 300
 CFN_TIMEOUT = 180
+# Seconds for a deleted stack's resources to be gone, and for a handle's URL to be readable.
+RESOURCES_GONE_TIMEOUT = 60
+HANDLE_URL_TIMEOUT = 60
 INTERVAL = 3
 STACK_KEY = "orchestration.stack"
 HOT_VERSION = "2021-04-16"
@@ -323,7 +326,7 @@ def delete(ctx: Context) -> str:
     started = time.monotonic()
     conn.orchestration.delete_stack(made.stack_id)
     wait_stack(conn, made.stack_id, "DELETE_COMPLETE", DELETE_TIMEOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + scaled(RESOURCES_GONE_TIMEOUT)
     while left := _gone(conn, made):
         if time.monotonic() > deadline:
             raise CheckFailed(f"DELETE_COMPLETE, but still there: {', '.join(left)}")
@@ -376,7 +379,7 @@ def _cfn_status(client: Any, name: str) -> dict[str, Any]:
 
 def _handle_url(conn: Any, name: str, stack_id: str) -> str:
     """The pre-signed URL of the handle, read (native API) while the stack waits for it."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + scaled(HANDLE_URL_TIMEOUT)
     while True:
         answer = conn.orchestration.get(f"/stacks/{name}/{stack_id}/outputs/HandleURL")
         value = answer.json().get("output", {}).get("output_value") if answer.status_code == 200 else None
@@ -384,7 +387,8 @@ def _handle_url(conn: Any, name: str, stack_id: str) -> str:
             return value
         if time.monotonic() > deadline:
             raise CheckFailed(
-                f"no pre-signed URL of the wait condition handle after 60 s ({one_line(answer.text, 200)})"
+                f"no pre-signed URL of the wait condition handle after {scaled(HANDLE_URL_TIMEOUT):.0f} s "
+                f"({one_line(answer.text, 200)})"
             )
         time.sleep(INTERVAL)
 

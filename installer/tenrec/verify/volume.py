@@ -296,6 +296,7 @@ def to_image(ctx: Context) -> str:
 def _wait_backup(conn: Any, backup: Any, status: str = "available") -> Any:
     from openstack import exceptions  # noqa: PLC0415
 
+    backup = conn.block_storage.get_backup(backup.id)  # fetched anew, as in _wait_volume
     try:
         return conn.block_storage.wait_for_status(
             backup, status=status, failures=["error"], interval=INTERVAL, wait=scaled(BACKUP_TIMEOUT)
@@ -384,10 +385,10 @@ def restore(ctx: Context) -> str:
     volume = _new_volume(ctx, "restored", size=source.size)
     ctx.scratch[RESTORED_KEY] = volume
     started = time.monotonic()
-    # The API marks the backup restoring and the volume restoring-backup before it answers:
-    # wait on fresh copies (openstacksdk's wait returns at once on a copy already available).
+    # The API marks the backup restoring and the volume restoring-backup before it answers;
+    # both waits fetch their resource anew, so the available copies kept here do not end them.
     conn.block_storage.restore_backup(made.id, volume=volume.id)
-    _wait_backup(conn, conn.block_storage.get_backup(made.id))
+    _wait_backup(conn, made)
     volume = _wait_volume(conn, volume, wait=BACKUP_TIMEOUT)
     took = time.monotonic() - started
     digest, place = on_disk_digest(ctx, volume)
