@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,11 +28,10 @@ from tenrec.lab.lab import LabPaths
 from tenrec.paths import StateDir
 from tenrec.runner import RunResult, run_playbook
 from tests.ovs_vxlan import check_vxlan
+from tests.vm_lab import address_of, assert_lab_down_leaves_nothing, node, tenrec, vm_lab
 
 LAB = "ivk"
-TENREC = str(Path(sys.executable).parent / "tenrec")
 PLAYBOOK = Path(__file__).with_name("vm_kernel_paths.yml")
-SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 VM_NODES = ("net1", "cmp1", "sto1")
 VOLUME_GROUP = "cinder-volumes"
 POOL, VOLUME = "kernel-paths-pool", "kernel-paths-lun"
@@ -49,42 +46,15 @@ pytestmark = [
 ]
 
 
-def tenrec(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
-    started = time.monotonic()
-    # Wide enough that rich's tables keep a row on one line in the captured output.
-    env = os.environ | {"COLUMNS": "250"}
-    result = subprocess.run([TENREC, *args], capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    print(f"tenrec {' '.join(args)}: rc {result.returncode} after {time.monotonic() - started:.0f} s")
-    print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
-    return result
-
-
 @pytest.fixture(scope="module")
 def lab():
-    paths = LabPaths.named(LAB)
-    tenrec("lab", "down", "--name", LAB)
-    started = time.monotonic()
-    result = tenrec("lab", "up", "--name", LAB, "--vm", "network,compute,storage")
-    assert result.returncode == Exit.OK, result.stdout + result.stderr
-    print(f"FIGURE lab up (3 VMs booted, SSH on all): {time.monotonic() - started:.0f} s")
-    yield paths
-    tenrec("lab", "down", "--name", LAB)
+    with vm_lab(LAB, "network,compute,storage") as paths:
+        yield paths
 
 
 @pytest.fixture(scope="module")
 def config(lab):
     return yaml.safe_load(lab.config.read_text())
-
-
-def address_of(config: dict, name: str, kind: str = "address") -> str:
-    found = next(n for n in config["nodes"] if n["name"] == name)
-    return found.get(kind) or found["address"]
-
-
-def node(lab: LabPaths, config: dict, name: str) -> testinfra.host.Host:
-    return testinfra.get_host(
-        f"ssh://root@{address_of(config, name)}", ssh_identity_file=str(lab.key), ssh_extra_args=SSH_ARGS
-    )
 
 
 def converge(lab: LabPaths) -> RunResult:
@@ -242,11 +212,4 @@ def test_lab_up_on_the_running_lab_leaves_its_vms_running(lab, config):
 
 
 def test_lab_down_leaves_no_vm_tap_or_network(lab):
-    result = tenrec("lab", "down", "--name", LAB)
-    assert result.returncode == Exit.OK
-    assert subprocess.run(["pgrep", "-f", f"tenrec-{LAB}-"], capture_output=True, check=False).returncode == 1
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
-    assert " tv" not in links
-    listing = ["podman", "network", "ls", "--format", "{{.Name}}"]
-    assert f"tenrec-{LAB}-" not in subprocess.run(listing, capture_output=True, text=True, check=True).stdout
-    assert not lab.root.exists()
+    assert_lab_down_leaves_nothing(lab, LAB)

@@ -20,10 +20,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import testinfra
@@ -35,10 +32,9 @@ from tenrec.lab.lab import LabPaths
 from tenrec.nodecheck import KERNEL_FEATURE_NAMES
 from tenrec.paths import StateDir
 from tenrec.verify import deployed_services, registry, select
+from tests.vm_lab import assert_lab_down_leaves_nothing, node, tenrec, vm_lab
 
 LAB = "ivm"
-TENREC = str(Path(sys.executable).parent / "tenrec")
-SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 VM_NODES = ("cmp1", "sto1")
 # Off in this scenario: no kernel path of their own, and each is load on 2 cores (above).
 SERVICES_LEFT_OUT = ("swift", "heat", "gnocchi", "ceilometer")
@@ -58,41 +54,20 @@ pytestmark = [
 ]
 
 
-def tenrec(*args: str, timeout: int = 5400) -> subprocess.CompletedProcess[str]:
-    started = time.monotonic()
-    # Wide enough that rich's tables keep a row on one line in the captured output.
-    env = os.environ | {"COLUMNS": "250"}
-    result = subprocess.run([TENREC, *args], capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    print(f"tenrec {' '.join(args)}: rc {result.returncode} after {time.monotonic() - started:.0f} s")
-    print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
-    return result
-
-
 @pytest.fixture(scope="module")
 def lab():
-    paths = LabPaths.named(LAB)
-    tenrec("lab", "down", "--name", LAB)
-    started = time.monotonic()
-    result = tenrec("lab", "up", "--name", LAB, "--vm", "compute,storage")
-    assert result.returncode == Exit.OK, result.stdout + result.stderr
-    print(f"FIGURE lab up (2 VMs booted, SSH on all): {time.monotonic() - started:.0f} s")
-    data = yaml.safe_load(paths.config.read_text())
-    data["services"] = dict.fromkeys(SERVICES_LEFT_OUT, False)
-    for entry in data["nodes"]:
-        entry.pop("object_devices", None)  # Swift's disk: the VM keeps it, unused
-    paths.config.write_text(yaml.safe_dump(data, sort_keys=False))
-    yield paths
-    tenrec("lab", "down", "--name", LAB)
+    with vm_lab(LAB, "compute,storage") as paths:
+        data = yaml.safe_load(paths.config.read_text())
+        data["services"] = dict.fromkeys(SERVICES_LEFT_OUT, False)
+        for entry in data["nodes"]:
+            entry.pop("object_devices", None)  # Swift's disk: the VM keeps it, unused
+        paths.config.write_text(yaml.safe_dump(data, sort_keys=False))
+        yield paths
 
 
 @pytest.fixture(scope="module")
 def config(lab):
     return yaml.safe_load(lab.config.read_text())
-
-
-def node(lab: LabPaths, config: dict, name: str) -> testinfra.host.Host:
-    address = next(n["address"] for n in config["nodes"] if n["name"] == name)
-    return testinfra.get_host(f"ssh://root@{address}", ssh_identity_file=str(lab.key), ssh_extra_args=SSH_ARGS)
 
 
 def openstack(lab: LabPaths, config: dict, command: str) -> str:
@@ -398,12 +373,4 @@ def test_the_same_storage_node_switched_to_tgt_serves_the_volume(lab, config, vo
 
 
 def test_lab_down_leaves_no_vm_tap_or_network(lab):
-    result = tenrec("lab", "down", "--name", LAB)
-    assert result.returncode == Exit.OK
-    assert subprocess.run(["pgrep", "-f", f"tenrec-{LAB}-"], capture_output=True, check=False).returncode == 1
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
-    assert " tv" not in links
-    listing = ["podman", "network", "ls", "--format", "{{.Name}}"]
-    networks = subprocess.run(listing, capture_output=True, text=True, check=True).stdout
-    assert f"tenrec-{LAB}-" not in networks
-    assert not lab.root.exists()
+    assert_lab_down_leaves_nothing(lab, LAB)

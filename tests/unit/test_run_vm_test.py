@@ -26,6 +26,7 @@ def needed(clone: Path, touched: str) -> bool:
         "roles/cinder/templates/volume-group.sh.j2",
         "plugins/modules/node_probe.py",
         "tests/integration/vm_kernel_paths.yml",
+        "tests/vm_lab.py",
     ],
 )
 def test_a_change_to_what_it_covers_runs_it(clone, touched):
