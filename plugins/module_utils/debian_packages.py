@@ -21,8 +21,10 @@ APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "non
 HOLD_STARTS = "#!/bin/sh\n# Written by tenrec while it installs packages; removed afterwards.\nexit 101\n"
 
 
-def installed_names() -> set[str]:
-    names: set[str] = set()
+def installed_packages() -> tuple[set[str], set[str]]:
+    """The installed packages' names, and the names they provide."""
+    packages: set[str] = set()
+    provided: set[str] = set()
     with open(STATUS, encoding="utf-8", errors="replace") as handle:
         for stanza in handle.read().split("\n\n"):
             fields: dict[str, str] = {}
@@ -31,16 +33,45 @@ def installed_names() -> set[str]:
                     key, _, value = line.partition(":")
                     fields[key] = value.strip()
             if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-                names.add(fields["Package"])
-                for provided in fields.get("Provides", "").split(","):
-                    if provided.strip():
-                        names.add(provided.split("(")[0].strip())
-    return names
+                packages.add(fields["Package"])
+                for name in fields.get("Provides", "").split(","):
+                    if name.strip():
+                        provided.add(name.split("(")[0].strip())
+    return packages, provided
+
+
+def installed_names() -> set[str]:
+    packages, provided = installed_packages()
+    return packages | provided
 
 
 def missing(names: list[str]) -> list[str]:
     have = installed_names()
     return [name for name in names if name.split(":")[0] not in have]
+
+
+def present(names: list[str]) -> list[str]:
+    """Those of names installed as packages of that name (not a name another one provides)."""
+    packages, _ = installed_packages()
+    return [name for name in names if name.split(":")[0] in packages]
+
+
+def _apt_get(module: AnsibleModule, *args: str) -> tuple[int, str]:
+    rc, out, err = module.run_command(
+        ["apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=300", *args], environ_update=APT_ENV
+    )
+    return rc, (err or out).strip()
+
+
+def remove(module: AnsibleModule, names: list[str]) -> list[str]:
+    """Removes (not purges) the installed ones of names and returns them; fails the module on an apt error."""
+    found = present(names)
+    if not found or module.check_mode:
+        return found
+    rc, message = _apt_get(module, "remove", *found)
+    if rc != 0:
+        module.fail_json(msg=f"apt-get remove {' '.join(found)} failed: {message[-600:]}")
+    return found
 
 
 def lists_age() -> float:
@@ -62,10 +93,7 @@ def install(module: AnsibleModule, names: list[str], update_cache_max_age: int, 
         return wanted
 
     def apt_get(*args: str) -> tuple[int, str]:
-        rc, out, err = module.run_command(
-            ["apt-get", "-q", "-y", "-o", "DPkg::Lock::Timeout=300", *args], environ_update=APT_ENV
-        )
-        return rc, (err or out).strip()
+        return _apt_get(module, *args)
 
     # An operator's own policy-rc.d is left alone (and decides).
     holding = hold_starts and not os.path.lexists(POLICY_RC_D)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import zipfile
 
@@ -123,6 +124,53 @@ def test_packages_reads_dpkg_and_installs_nothing_when_present(tmp_path):
     assert result["changed"] is False and result["installed"] == []
     missing = run_module(tmp_path, "packages", {"names": ["dpkg", "tenrec-no-such-package"]}, check=True)
     assert missing["changed"] is True and missing["installed"] == ["tenrec-no-such-package"]
+
+
+DUMMY_PACKAGE = "tenrec-test-dummy"
+
+
+@pytest.fixture
+def dummy_package(tmp_path):
+    """A real package with no files and no dependencies, installed on this machine by dpkg
+    for the test and purged after it."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("no dpkg on this machine")
+    control = tmp_path / "deb" / "DEBIAN" / "control"
+    control.parent.mkdir(parents=True)
+    control.write_text(
+        f"Package: {DUMMY_PACKAGE}\nVersion: 1.0\nArchitecture: all\nMaintainer: tenrec tests <ci@tenrec.invalid>\n"
+        "Description: removed again by the packages module's test\n"
+    )
+    deb = tmp_path / "dummy.deb"
+    subprocess.run(["dpkg-deb", "--build", str(tmp_path / "deb"), str(deb)], check=True, capture_output=True)
+    subprocess.run(["dpkg", "-i", str(deb)], check=True, capture_output=True)
+    try:
+        yield DUMMY_PACKAGE
+    finally:
+        subprocess.run(["dpkg", "--purge", DUMMY_PACKAGE], check=False, capture_output=True)
+
+
+def dpkg_status(package: str) -> str:
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
+    return result.stdout.strip()
+
+
+def test_packages_removes_what_is_absent_and_then_stays_quiet(tmp_path, dummy_package):
+    # A name only provided by an installed package is no package to remove (Debian's awk).
+    args = {"absent": [dummy_package, "awk"]}
+    checked = run_module(tmp_path, "packages", args, check=True)
+    assert checked["changed"] is True and checked["removed"] == [dummy_package]
+    assert dpkg_status(dummy_package) == "install ok installed", "check mode removed it"
+    removed = run_module(tmp_path, "packages", args)
+    assert removed["changed"] is True and removed["removed"] == [dummy_package] and removed["installed"] == []
+    assert dpkg_status(dummy_package) != "install ok installed"
+    again = run_module(tmp_path, "packages", args)
+    assert again["changed"] is False and again["removed"] == []
+
+
+def test_packages_refuses_a_package_wanted_both_ways(tmp_path):
+    result = run_module(tmp_path, "packages", {"names": ["dpkg", "tgt"], "absent": ["tgt"]})
+    assert result.get("failed") and "wanted both installed and absent: tgt" in result["msg"]
 
 
 def test_service_start_reports_a_unit_that_cannot_start(tmp_path):
