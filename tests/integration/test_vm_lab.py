@@ -104,6 +104,33 @@ def changes(summary: dict) -> int:
     return sum(stats["changed"] for stats in summary["stats"].values())
 
 
+def journals(lab: LabPaths, config: dict, commands: list[tuple[str, str]]) -> str:
+    """What the nodes say (commands run on them by name), for a failure's message: the lab
+    and its logs are gone once the module ends. CHAP arguments are masked (below)."""
+    out = []
+    for name, command in commands:
+        try:
+            result = node(lab, config, name).run(command)
+            out.append(f"$ {name}: {command}\n{result.stdout}{result.stderr}")
+        except RuntimeError as error:  # SSH itself failed
+            out.append(f"$ {name}: {command}\n{error}")
+    # Cinder passes each volume's CHAP user and password to cinder-rtstool as arguments, and
+    # sudo and cinder-volume's errors log that command line: masked before it is printed.
+    return CHAP_ARGUMENTS.sub(r"\1 <chap user> <chap password>", "\n".join(out))
+
+
+def journal(unit: str) -> str:
+    return f"journalctl -u {unit} --since -15min --no-pager | grep -v ' DEBUG ' | tail -60"
+
+
+NOVA_JOURNALS = [
+    ("cmp1", journal("nova-compute")),
+    ("ctl1", journal("nova-conductor")),
+    ("ctl1", journal("nova-api")),
+    ("ctl1", journal("nova-scheduler")),
+]
+
+
 def test_vm_nodes_are_vms_with_their_own_kernel(lab, config):
     result = tenrec("lab", "status", "--name", LAB)
     assert result.returncode == Exit.OK
@@ -180,14 +207,16 @@ def test_the_storage_node_keeps_volumes_in_a_thin_pool_served_by_lio(lab, config
     assert sto1.file("/etc/target").is_directory and sto1.file("/etc/target").mode == 0o700
 
 
-def test_verify_passes_every_check(lab):
+def test_verify_passes_every_check(lab, config):
     """Every row, the guest on the VM compute node included: its DHCP lease and metadata
     through the network node over VXLAN, its floating IP, and a volume's bytes through
     open-iscsi read back on the storage node's logical volume and after a re-attach."""
     started = time.monotonic()
     result = tenrec("verify", "-c", str(lab.config), "--patience", str(VERIFY_PATIENCE))
     rows = json.loads((StateDir.for_config(lab.config).logs / "verify-last.json").read_text())
-    assert result.returncode == Exit.OK, [row for row in rows if row["result"] != "ok"]
+    if result.returncode != Exit.OK:
+        print(journals(lab, config, NOVA_JOURNALS))
+    assert result.returncode == Exit.OK, [row for row in rows if row["result"] not in ("ok", "skipped")]
     results = {row["check"]: row["result"] for row in rows}
     expected = dict.fromkeys(
         [check.name for check in select(registry(), deployed_services(load_config(lab.config)))], "ok"
@@ -244,26 +273,19 @@ class Volume:
     def diagnosis(self) -> str:
         """What the attach path says: the volume, both ends' sessions and targets, and the
         logs of nova-compute (os-brick) and cinder-volume."""
-        ctl1 = node(self.lab, self.config, "ctl1")
-        commands = [
-            (ctl1, f"OS_CLOUD=tenrec openstack volume show {self.id} -c status -c attachments"),
-            (ctl1, "OS_CLOUD=tenrec openstack server event list vmtest-server"),
-            (self.cmp1, "iscsiadm -m session -P 1"),
-            (self.cmp1, "ls -l /dev/disk/by-path/"),
-            (self.cmp1, "journalctl -u nova-compute --since -15min --no-pager | grep -v ' DEBUG ' | tail -60"),
-            (self.sto1, "targetcli ls /iscsi 2; tgtadm --lld iscsi --mode target --op show"),
-            (self.sto1, "journalctl -u cinder-volume --since -15min --no-pager | grep -v ' DEBUG ' | tail -60"),
-        ]
-        out = []
-        for host, command in commands:
-            try:
-                result = host.run(command)
-                out.append(f"$ {command}\n{result.stdout}{result.stderr}")
-            except RuntimeError as error:  # SSH itself failed
-                out.append(f"$ {command}\n{error}")
-        # Cinder passes each volume's CHAP user and password to cinder-rtstool as arguments, and
-        # sudo and cinder-volume's errors log that command line: masked before it is printed.
-        return CHAP_ARGUMENTS.sub(r"\1 <chap user> <chap password>", "\n".join(out))
+        return journals(
+            self.lab,
+            self.config,
+            [
+                ("ctl1", f"OS_CLOUD=tenrec openstack volume show {self.id} -c status -c attachments"),
+                ("ctl1", "OS_CLOUD=tenrec openstack server event list vmtest-server"),
+                ("cmp1", "iscsiadm -m session -P 1"),
+                ("cmp1", "ls -l /dev/disk/by-path/"),
+                ("cmp1", journal("nova-compute")),
+                ("sto1", "targetcli ls /iscsi 2; tgtadm --lld iscsi --mode target --op show"),
+                ("sto1", journal("cinder-volume")),
+            ],
+        )
 
     def read(self, host: testinfra.host.Host, device: str) -> str:
         # O_DIRECT: LIO's block backend writes past the page cache.
@@ -290,7 +312,10 @@ def volume(lab, config):
         # in to the target and the detach logs out; only the domain's definition changes.
         "openstack server stop vmtest-server",
     ):
-        ctl1.check_output(f"OS_CLOUD=tenrec {command} >/dev/null")
+        result = ctl1.run(f"OS_CLOUD=tenrec {command} >/dev/null")
+        if result.rc != 0:
+            server = [("ctl1", "OS_CLOUD=tenrec openstack server show vmtest-server -c status -c fault -f yaml")]
+            pytest.fail(f"{command}: rc {result.rc}: {result.stderr}\n{journals(lab, config, server + NOVA_JOURNALS)}")
     wait_for(
         "vmtest-server SHUTOFF",
         lambda: openstack_json(lab, config, "server show vmtest-server")["status"] == "SHUTOFF",

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import random
 import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +19,14 @@ from tenrec.cli import main
 from tenrec.config import load_config
 from tenrec.exitcodes import Exit
 from tenrec.verify import ALWAYS_DEPLOYED, registry, select
-from tenrec.verify.compute import ServiceState, console_token, judge_services, service_state
+from tenrec.verify.compute import (
+    Booted,
+    ServiceState,
+    console_token,
+    judge_services,
+    service_state,
+    watch_console,
+)
 from tenrec.verify.core import FAILED, OK, SKIPPED, Check, CheckFailed, Context, SkipCheck, run
 from tenrec.verify.guest import (
     INSTANCE_ID,
@@ -671,3 +679,37 @@ def test_the_guest_marks_a_new_volume_and_reads_a_marked_one(tmp_path):
     assert on_disk[:64].rstrip(b"\0").decode() == seen["vdb"].marker
     assert len(on_disk) == 4096, "the marker overwrites the first 64 bytes only"
     assert len(console_markers(text)) == 2, "a disk is looked at once while it stays attached"
+
+
+class _Console:
+    """A compute API whose console request fails with server errors before it answers."""
+
+    def __init__(self, output: str, errors: int, status: int = 500) -> None:
+        self.output, self.errors, self.status, self.calls = output, errors, status, 0
+
+    def get_server_console_output(self, server):
+        from openstack import exceptions  # noqa: PLC0415
+
+        self.calls += 1
+        if self.calls <= self.errors:
+            raise exceptions.HttpException("MessagingTimeout", http_status=self.status)
+        return {"output": self.output}
+
+
+def test_a_console_request_that_meets_a_busy_compute_node_is_asked_again(tmp_path, monkeypatch):
+    monkeypatch.setattr("tenrec.verify.compute.CONSOLE_INTERVAL", 0)
+    compute = _Console(guest_output(tmp_path), errors=2)
+    booted = Booted(SimpleNamespace(id=SERVER_ID), "tenrec-verify-x-server")
+    verdict, _, _, seen = watch_console(SimpleNamespace(compute=compute), booted, FIXED_IP, time.monotonic())
+    assert compute.calls == 3 and seen.meta_data()["uuid"] == SERVER_ID
+    assert verdict.endswith("(the console request failed 2 time(s) with a server error first)")
+
+
+def test_a_console_request_refused_by_the_api_fails_at_once(tmp_path):
+    from openstack import exceptions  # noqa: PLC0415
+
+    compute = _Console(guest_output(tmp_path), errors=1, status=403)
+    booted = Booted(SimpleNamespace(id=SERVER_ID), "tenrec-verify-x-server")
+    with pytest.raises(exceptions.HttpException):
+        watch_console(SimpleNamespace(compute=compute), booted, FIXED_IP, time.monotonic())
+    assert compute.calls == 1

@@ -261,17 +261,32 @@ def watch_console(
 
     Times are seconds since started (time.monotonic()).
     """
+    from openstack import exceptions  # noqa: PLC0415
+
     timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     lease_at: float | None = None
+    unanswered = 0
+    seen: GuestConsole = read_console("")
     while True:
-        output = conn.compute.get_server_console_output(booted.server).get("output") or ""
-        seen: GuestConsole = read_console(output)
+        try:
+            output = conn.compute.get_server_console_output(booted.server).get("output") or ""
+        except exceptions.HttpException as error:
+            # nova-api asks the compute node over RPC: a busy one can miss the reply's deadline
+            # (MessagingTimeout, a 500). The guest's own progress decides, within the timeout.
+            if (error.status_code or 0) < 500 or time.monotonic() > deadline:
+                raise
+            unanswered += 1
+            time.sleep(CONSOLE_INTERVAL)
+            continue
+        seen = read_console(output)
         now = time.monotonic() - started
         if seen.lease is not None and lease_at is None:
             lease_at = now
         verdict = guest_verdict(seen, fixed_ip, booted.server.id)
         if verdict is not None:
+            if unanswered:
+                verdict += f" (the console request failed {unanswered} time(s) with a server error first)"
             return verdict, lease_at if lease_at is not None else now, now, seen
         if time.monotonic() > deadline:
             missing = "no DHCP lease line" if seen.lease is None else f"no {META_DATA} answer"
