@@ -412,8 +412,13 @@ def test_a_browser_sees_what_the_cli_made_in_the_dashboard(lab, config):
 def test_tempest_smoke_suite_passes(lab):
     """The upstream test suite as the outside judge: no smoke test fails."""
     result = tenrec("verify", "-c", str(lab.config), "--tempest", timeout=3600)
-    assert result.returncode == Exit.OK, result.stdout[-6000:] + result.stderr[-2000:]
-    report = json.loads((StateDir.for_config(lab.config).logs / "tempest-last.json").read_text())
+    logs = StateDir.for_config(lab.config).logs
+    if result.returncode != Exit.OK:
+        # What Tempest logged for the failed tests' classes (requests, SSH waits, consoles).
+        failed_logs = sorted(logs.glob("tempest-*-failed.log"))
+        evidence = failed_logs[-1].read_text()[-12000:] if failed_logs else "(no failure log)"
+        pytest.fail(f"{result.stdout[-6000:]}{result.stderr[-2000:]}\n--- {failed_logs[-1:]}\n{evidence}")
+    report = json.loads((logs / "tempest-last.json").read_text())
     assert report["failed"] == 0 and report["passed"] > 50, {k: report[k] for k in ("passed", "failed", "skipped")}
     passed = {row["test"].split("[", 1)[0] for row in report["tests"] if row["status"] == "success"}
     # The scenarios that log into a guest over SSH ran and passed, not skipped.

@@ -181,3 +181,51 @@ def test_options_go_into_tempest_conf_and_the_rest_stays(tmp_path):
     }
     assert parser["dashboard"]["dashboard_url"] == "http://192.0.2.10/"
     assert conf.stat().st_mode & 0o777 == 0o600
+
+
+SERVER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+OTHER_SERVER = "11111111-2222-3333-4444-555555555555"
+REST, SSH = "tempest.lib.common.rest_client", "tempest.lib.common.utils.linux.remote_client"
+NOVA = "http://10.89.1.11:8774/v2.1/servers"
+TEMPEST_LOG = "".join(
+    f"2026-12-07 16:{when} {process} {level} {logger} [-] {message}\n"
+    for when, process, level, logger, message in (
+        ("40:00.100", 900, "INFO", REST, f"Request (ServersTestJSON:test_list_servers): 200 GET {NOVA} 0.2s"),
+        ("40:01.100", 901, "INFO", REST, f"Request (ServerActionsTestJSON:setUpClass): 202 POST {NOVA} 1.1s"),
+        ("40:01.101", 901, "DEBUG", REST, f'Request - Headers: {{}}\n        Body: {{"id": "{SERVER}"}}'),
+        ("41:00.000", 902, "DEBUG", SSH, f"Console log for server {OTHER_SERVER}: not ours"),
+        ("45:02.000", 901, "DEBUG", SSH, f"Caller: ServerActionsTestJSON:setUpClass. ssh timed out: {SERVER}"),
+        ("45:03.000", 901, "DEBUG", SSH, f"Console log for server {SERVER}: tenrec-guest: lease 10.1.0.5/28 on eth0"),
+        ("45:03.000", 901, "DEBUG", SSH, "continued\ntenrec-guest: ssh on port 22"),
+        ("45:04.000", 902, "INFO", REST, f"Request (ServersTestJSON:tearDownClass): 204 DELETE {NOVA}/x 0.3s"),
+    )
+)
+
+
+def test_a_failed_classes_log_records_and_its_servers_consoles_are_picked_out(tmp_path):
+    from tenrec.verify.tempest import failure_log, test_class, write_failure_log  # noqa: PLC0415
+
+    setup = "setUpClass (tempest.api.compute.servers.test_server_actions.ServerActionsTestJSON)"
+    assert test_class(setup) == "ServerActionsTestJSON"
+    assert test_class(SMOKE_ID) == "ServersTestJSON"
+    picked = failure_log(TEMPEST_LOG, [TestResult(setup, "fail")])
+    # The class's requests (with their bodies), its SSH timeout, its server's console; nothing else.
+    assert "Request (ServerActionsTestJSON:setUpClass): 202 POST" in picked
+    assert f'Body: {{"id": "{SERVER}"}}' in picked
+    assert "ssh timed out" in picked
+    assert "tenrec-guest: lease 10.1.0.5/28 on eth0\n" in picked
+    assert "continued" not in picked  # a record of the same process that is not a request's details
+    assert "ServersTestJSON:" not in picked and "not ours" not in picked
+    assert failure_log(TEMPEST_LOG, []) == ""
+    # Only what this run appended; a private file; nothing written when nothing matches.
+    debug_log, out = tmp_path / "tempest.log", tmp_path / "failed.log"
+    debug_log.write_text("2026-12-06 10:00:00.000 1 INFO x [-] Request (ServerActionsTestJSON:setUpClass): old run\n")
+    start = debug_log.stat().st_size
+    with debug_log.open("a") as log:
+        log.write(TEMPEST_LOG)
+    assert write_failure_log(debug_log, start, [TestResult(setup, "fail")], out)
+    assert "old run" not in out.read_text() and "ssh timed out" in out.read_text()
+    assert out.stat().st_mode & 0o777 == 0o600
+    other = TestResult("tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_x[id-1]", "fail")
+    assert not write_failure_log(debug_log, start, [other], tmp_path / "none.log")
+    assert not write_failure_log(tmp_path / "missing.log", 0, [other], tmp_path / "none.log")

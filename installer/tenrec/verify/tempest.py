@@ -7,7 +7,9 @@ created, discover-tempest-config writes tempest.conf from the catalog with what 
 knows set explicitly (images, flavors, SSH as root with the keypair, compute nodes), and
 `tempest run` runs the smoke suite (with Heat, heat-tempest-plugin's API tests too; or
 --regex). Results: passed / failed / skipped with
-each failure's and skip's reason, on the console and in .tenrec/logs/tempest-last.json.
+each failure's and skip's reason, on the console and in .tenrec/logs/tempest-last.json;
+for failures, what Tempest's debug log says of their classes (and their servers' consoles)
+in .tenrec/logs/tempest-STAMP-failed.log.
 The images and flavors are removed afterwards; Tempest removes its own projects.
 """
 
@@ -124,6 +126,63 @@ class Outcome:
     def counts(self) -> str:
         total, passed, failed, skipped = len(self.results), len(self.passed), len(self.failed), len(self.skipped)
         return f"{total} tests: {passed} passed, {failed} failed, {skipped} skipped"
+
+
+# Tempest's own debug log (tempest.conf's log_file, in the workspace): one record per line
+# that starts with a time stamp, the lines after it (a response body, a console log) its own.
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+ ")
+CONSOLE_RECORD = re.compile(r"Console log for server (?P<server>[0-9a-f-]{36})")
+RECORD_LIMIT = 4000
+REQUEST_DETAILS = "Request - Headers:"  # rest_client's DEBUG record after each request's INFO one
+TEMPEST_LOG = "tempest.log"  # python-tempestconf's log_file, relative to `tempest run`'s cwd
+
+
+def test_class(test_id: str) -> str:
+    """The class a result names: `setUpClass (pkg.module.Class)` or `pkg.module.Class.test_x[…]`."""
+    match = re.match(r"^\w+ \((?P<path>[\w.]+)\)$", test_id)
+    path = match["path"] if match else test_id.split("[", 1)[0].rsplit(".", 1)[0]
+    return path.rsplit(".", 1)[-1]
+
+
+def log_records(text: str) -> list[str]:
+    records: list[str] = []
+    for line in text.splitlines():
+        if RECORD_START.match(line) or not records:
+            records.append(line)
+        else:
+            records[-1] += "\n" + line
+    return records
+
+
+def failure_log(text: str, failed: Sequence[TestResult]) -> str:
+    """The records of Tempest's log that the failed tests' classes wrote (its callers are named
+    `Class:method`; a request's headers and bodies follow it from the same process), and the
+    console logs of the servers those records name."""
+    classes = sorted({test_class(result.test) for result in failed})
+    if not classes:
+        return ""
+    caller = re.compile(r"\b(?:" + "|".join(map(re.escape, classes)) + r"):")
+    chosen: list[bool] = []
+    last_chosen: dict[str, bool] = {}  # by process id, the third field
+    records = log_records(text)
+    for record in records:
+        fields = record.split(" ", 5)
+        process = fields[2] if len(fields) > 2 else ""
+        ours = bool(caller.search(record)) or (REQUEST_DETAILS in record and last_chosen.get(process, False))
+        last_chosen[process] = ours
+        chosen.append(ours)
+    mentioned = "\n".join(record for record, ours in zip(records, chosen, strict=True) if ours)
+
+    def kept(record: str, ours: bool) -> bool:
+        console = CONSOLE_RECORD.search(record)
+        return ours or (console is not None and console["server"] in mentioned)
+
+    cut = [
+        record if len(record) <= RECORD_LIMIT else record[:RECORD_LIMIT] + " …"
+        for record, ours in zip(records, chosen, strict=True)
+        if kept(record, ours)
+    ]
+    return "\n".join(cut) + "\n"
 
 
 def parse_results(data: dict[str, dict[str, str]]) -> Outcome:
@@ -467,7 +526,9 @@ def perform(
         )
         conf = prepare(ctx, bin_dir, state, load_builder(builder), services=services, say=say)
         workspace = private_workspace(state)
-        log_file = state.logs / f"tempest-{stamp}.log"
+        log_file, failures = state.logs / f"tempest-{stamp}.log", state.logs / f"tempest-{stamp}-failed.log"
+        debug_log = workspace / TEMPEST_LOG
+        debug_start = debug_log.stat().st_size if debug_log.exists() else 0
         counts = {"ok": 0, "FAILED": 0, "SKIPPED": 0}
         with console.status("tempest run") as status:
 
@@ -501,9 +562,26 @@ def perform(
     report = state.logs / "tempest-last.json"
     write_report(outcome, report, elapsed, selection)
     print_outcome(console, outcome)
+    if outcome.failed and write_failure_log(debug_log, debug_start, outcome.failed, failures):
+        console.print(f"Tempest's log for the failed tests' classes, with their servers' consoles: {failures}")
     verdict = "green" if not outcome.failed else "red"
     console.print(f"[{verdict}]Tempest {shown}: {outcome.counts()} in {elapsed:.0f}s.[/] Results: {report}")
     return Exit.OK if not outcome.failed and outcome.results else Exit.FAILED
+
+
+def write_failure_log(debug_log: Path, start: int, failed: Sequence[TestResult], path: Path) -> bool:
+    """failure_log() of what this run added to Tempest's log, into path (0600: Tempest logs
+    request bodies); False when there is nothing to write."""
+    if not debug_log.exists():
+        return False
+    with debug_log.open("rb") as log:
+        log.seek(start)
+        text = failure_log(log.read().decode("utf-8", "replace"), failed)
+    if not text.strip():
+        return False
+    path.touch(mode=0o600)
+    path.write_text(text)
+    return True
 
 
 def print_outcome(console: Any, outcome: Outcome) -> None:
