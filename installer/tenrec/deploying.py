@@ -107,6 +107,7 @@ def run_locked(
                 tags=tags,
                 limit=limit,
                 on_task=run.at,
+                on_host_start=run.host_at,
                 quiet=quiet,
             )
     except DeployRunning as error:

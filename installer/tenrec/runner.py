@@ -113,11 +113,13 @@ class Progress:
         log: TextIO,
         keep_actions: Iterable[str],
         hosts: int,
-        on_task: Callable[[str, str, str], None] | None = None,
         *,
+        on_task: Callable[[str, str], None] | None = None,
+        on_host_start: Callable[[str, str], None] | None = None,
         quiet: bool = False,
     ) -> None:
-        self.on_task = on_task
+        self.on_task = on_task  # (play, task): where the run is
+        self.on_host_start = on_host_start  # (host, role): each node's task, as it starts
         self.quiet = quiet  # no line per task where there is no live status (a log, CI)
         self.console = console
         self.log = log
@@ -157,14 +159,18 @@ class Progress:
         if kind == "playbook_on_play_start":
             self.play, self.task = data.get("play", ""), ""
             if self.on_task is not None:
-                self.on_task(self.play, self.task, "")
+                self.on_task(self.play, self.task)
         elif kind == "playbook_on_task_start":
             self.task = data.get("task", "")
             if self.on_task is not None:
-                self.on_task(self.play, self.task, str(data.get("role") or ""))
+                self.on_task(self.play, self.task)
             self.done = set()
             if self.live is None and not self.quiet:
                 self.console.print(self.status())
+        elif kind == "runner_on_start":
+            # Sent right after its task's start, for each node (the free strategy interleaves them).
+            if self.on_host_start is not None:
+                self.on_host_start(str(data.get("host", "?")), str(data.get("role") or ""))
         elif kind in HOST_EVENTS:
             self._host_event(kind, data)
         elif kind == "playbook_on_stats":
@@ -310,7 +316,8 @@ def run_playbook(
     label: str | None = None,
     tags: str | None = None,
     limit: str | None = None,
-    on_task: Callable[[str, str, str], None] | None = None,
+    on_task: Callable[[str, str], None] | None = None,
+    on_host_start: Callable[[str, str], None] | None = None,
     quiet: bool = False,
 ) -> RunResult:
     """Run playbooks/<playbook> against the generated inventory.
@@ -340,7 +347,9 @@ def run_playbook(
         "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0",
     }
     with log_path.open("w", encoding="utf-8") as log:
-        progress = Progress(console, log, keep_actions, hosts, on_task, quiet=quiet)
+        progress = Progress(
+            console, log, keep_actions, hosts, on_task=on_task, on_host_start=on_host_start, quiet=quiet
+        )
         live = Live(progress, console=console, refresh_per_second=4, transient=True)
         if console.is_terminal:
             progress.live = live

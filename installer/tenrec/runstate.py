@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
@@ -31,12 +31,12 @@ class RunningDeploy:
     scope: str  # "full", or the --only/--limit given
     play: str = ""
     task: str = ""
-    hosts_done: list[str] = field(default_factory=list)
     interrupted: bool = False  # SIGINT/SIGTERM reached tenrec, which stopped Ansible
-    # Roles every host had finished (the play runs task by task on all hosts: a role is done
-    # on all of them once the next one starts).
-    roles_done: list[str] = field(default_factory=list)
-    role: str = ""
+    # By node, the roles it had finished and the one it is in. Under the free strategy each
+    # node goes through its roles at its own pace: a role is done on a node once that node
+    # starts a task of another one.
+    roles_done: dict[str, list[str]] = field(default_factory=dict)
+    role: dict[str, str] = field(default_factory=dict)
 
     def where(self) -> str:
         if not self.play:
@@ -56,9 +56,14 @@ class RunState:
         """The run that left its marker behind (it did not finish), if any."""
         try:
             data = json.loads(self.marker.read_text(encoding="utf-8"))
-            return RunningDeploy(**data)
-        except (OSError, ValueError, TypeError):
+            known = {item.name for item in fields(RunningDeploy)}
+            previous = RunningDeploy(**{key: value for key, value in data.items() if key in known})
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
+        if not isinstance(previous.roles_done, dict) or not isinstance(previous.role, dict):
+            # A marker from a version that kept one list for every node.
+            previous.roles_done, previous.role = {}, {}
+        return previous
 
     def _write(self) -> None:
         assert self.current is not None
@@ -97,29 +102,36 @@ class RunState:
             lock.close()
             self._lock = None
 
-    def at(self, play: str, task: str, role: str = "") -> None:
-        """The run reached this play, task and role (called by the progress display)."""
+    def at(self, play: str, task: str) -> None:
+        """The run reached this play and task (called by the progress display)."""
         current = self.current
         if current is None or (current.play, current.task) == (play, task):
             return
-        role = role.rsplit(".", 1)[-1]
-        if role and role != current.role:
-            if current.role and current.role not in current.roles_done:
-                current.roles_done.append(current.role)
-            if role in current.roles_done:  # back in a role after one it includes (openstack_service)
-                current.roles_done.remove(role)
-            current.role = role
         current.play, current.task = play, task
+        self._write()
+
+    def host_at(self, host: str, role: str) -> None:
+        """A node started a task of this role ("" for a play's own task)."""
+        current = self.current
+        role = role.rsplit(".", 1)[-1]
+        if current is None or not role or current.role.get(host) == role:
+            return
+        done = current.roles_done.setdefault(host, [])
+        left = current.role.get(host)
+        if left and left not in done:
+            done.append(left)
+        if role in done:  # back in a role after one it includes (openstack_service)
+            done.remove(role)
+        current.role[host] = role
         self._write()
 
 
 def unfinished_message(previous: RunningDeploy) -> str:
     how = "was interrupted" if previous.interrupted else "did not finish (killed, or this machine went down)"
-    done = previous.roles_done
+    by_node = "; ".join(f"{host}: {', '.join(roles)}" for host, roles in sorted(previous.roles_done.items()) if roles)
     finished = (
-        f" It had finished {len(done)} role(s) on every node ({', '.join(done)}): this run finds them"
-        " in place and changes nothing there."
-        if done
+        f" The roles each node had finished ({by_node}): this run finds them in place and changes nothing there."
+        if by_node
         else ""
     )
     return (

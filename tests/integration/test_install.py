@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,15 +42,19 @@ pytestmark = [
 ]
 
 
-def on_node(command: str, timeout: int = 3600, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """A command in the checkout on the node, with no terminal (as CI and scripts run it)."""
+def on_node(
+    command: str, timeout: int = 3600, check: bool = False, secret: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """A command in the checkout on the node, with no terminal (as CI and scripts run it).
+    Its output goes into the test's log unless it is secret."""
     argv = ["podman", "exec", "-w", CHECKOUT, NODE, "bash", "-c", command]
     result = subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
     )
-    print(f"$ {command}\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    shown = "(secret: not shown)" if secret else f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    print(f"$ {command}\n{shown}")
     if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        assert result.returncode == 0, "(secret)" if secret else result.stdout[-3000:] + result.stderr[-2000:]
     return result
 
 
@@ -101,7 +106,7 @@ def test_install_killed_during_its_deploy_continues_where_it_stopped(node):
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 1800
     # Killed once the deploy has finished a few roles on the node (MariaDB and RabbitMQ among them).
-    while "rabbitmq" not in deploy_marker().get("roles_done", []):
+    while not any("rabbitmq" in roles for roles in deploy_marker().get("roles_done", {}).values()):
         assert first.poll() is None, f"install ended before the kill: {first.stdout.read() if first.stdout else ''}"
         assert time.monotonic() < deadline, "the deploy did not get past RabbitMQ in 30 min"
         time.sleep(3)
@@ -121,6 +126,9 @@ def test_install_killed_during_its_deploy_continues_where_it_stopped(node):
     assert again.returncode == Exit.OK, again.stdout[-5000:] + again.stderr[-3000:]
     out = " ".join((again.stdout + again.stderr).split())  # rich wraps long lines at 140 columns
     assert "did not finish (killed" in out
+    # The node's own finished roles, as the marker recorded them from its task starts.
+    finished = re.search(r"The roles each node had finished \(([^)]*)\)", out)
+    assert finished and "rabbitmq" in finished.group(1) and "mariadb" in finished.group(1), out[:3000]
     assert "Skipped, finished by an earlier run: plan, check, bootstrap, secrets." in out
     for phase in ("deploy", "verify"):
         assert f"✓ {phase}" in out
@@ -159,7 +167,7 @@ def test_the_diagnose_tarball_holds_no_secret(tmp_path):
     path = next(word for word in result.stdout.split() if word.endswith(".tar.gz"))
     local = tmp_path / "diagnose.tar.gz"
     subprocess.run(["podman", "cp", f"{NODE}:{path}", str(local)], check=True)
-    secrets = yaml.safe_load(on_node("cat .tenrec/secrets.yml", check=True).stdout)["tenrec_secrets"]
+    secrets = yaml.safe_load(on_node("cat .tenrec/secrets.yml", check=True, secret=True).stdout)["tenrec_secrets"]
     values = [value for value in secrets.values() if isinstance(value, str) and len(value) >= 6]
     assert len(values) > 20
     unpacked = tmp_path / "unpacked"

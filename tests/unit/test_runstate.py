@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -9,8 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from rich.console import Console
 
-from tenrec.runner import ansible_processes, stop_ansible, stop_requests
+from tenrec.runner import Progress, ansible_processes, stop_ansible, stop_requests
 from tenrec.runstate import DeployRunning, RunState, unfinished_message
 
 
@@ -34,23 +36,58 @@ def test_an_interrupted_run_says_where_it_stopped(tmp_path):
     assert "only glance) was interrupted: it stopped in play 'Deploy every node', task 'Fill the wheel" in message
 
 
-def test_the_roles_every_node_finished_are_recorded_for_the_next_run(tmp_path):
+def _events(play: str, steps: list[tuple[str, str, str]]) -> list[dict]:
+    """ansible-runner's events for these (host, role, task) starts, as the free strategy sends
+    them: each node's task start, then that node's runner_on_start."""
+    events = [{"event": "playbook_on_play_start", "event_data": {"play": play}}]
+    for host, role, task in steps:
+        context = {"play": play, "task": task, "role": role}
+        events.append({"event": "playbook_on_task_start", "event_data": context})
+        events.append({"event": "runner_on_start", "event_data": {**context, "host": host}})
+    return events
+
+
+def test_the_roles_each_node_finished_are_recorded_under_the_free_strategy(tmp_path):
     runs = RunState(tmp_path)
-    with pytest.raises(KeyboardInterrupt), runs.running("full") as run:
-        run.at("Deploy", "Install MariaDB", "tenrec.cloud.mariadb")
-        run.at("Deploy", "Install RabbitMQ", "tenrec.cloud.rabbitmq")
-        run.at("Deploy", "Lay down glance", "tenrec.cloud.glance")
+    steps = [
+        ("ctl1", "tenrec.cloud.common", "Install packages"),
+        ("cmp1", "tenrec.cloud.common", "Install packages"),
+        ("ctl1", "tenrec.cloud.mariadb", "Install MariaDB"),
+        ("cmp1", "tenrec.cloud.common", "Set the time zone"),  # cmp1 is still in common
+        ("ctl1", "", "Include RabbitMQ"),  # a play's own task belongs to no role
+        ("ctl1", "tenrec.cloud.rabbitmq", "Install RabbitMQ"),
+        ("ctl1", "tenrec.cloud.glance", "Lay down glance"),
         # glance includes openstack_service, then goes on: glance is not done yet.
-        run.at("Deploy", "Lay down the venv", "tenrec.cloud.openstack_service")
-        run.at("Deploy", "Register glance", "tenrec.cloud.glance")
-        run.at("Deploy", "Lay down nova", "tenrec.cloud.nova")
+        ("ctl1", "tenrec.cloud.openstack_service", "Lay down the venv"),
+        ("cmp1", "tenrec.cloud.openvswitch", "Install Open vSwitch"),
+        ("ctl1", "tenrec.cloud.glance", "Register glance"),
+    ]
+    with pytest.raises(KeyboardInterrupt), runs.running("full") as run:
+        progress = Progress(
+            Console(file=io.StringIO()), io.StringIO(), (), 2, on_task=run.at, on_host_start=run.host_at, quiet=True
+        )
+        for event in _events("Deploy every node", steps):
+            progress.handle(event)
         raise KeyboardInterrupt
     previous = runs.previous()
     assert previous is not None
-    assert previous.roles_done == ["mariadb", "rabbitmq", "openstack_service", "glance"]
-    assert "finished 4 role(s) on every node (mariadb, rabbitmq, openstack_service, glance)" in (
-        unfinished_message(previous)
+    assert previous.roles_done == {"ctl1": ["common", "mariadb", "rabbitmq", "openstack_service"], "cmp1": ["common"]}
+    assert previous.role == {"ctl1": "glance", "cmp1": "openvswitch"}
+    assert (previous.play, previous.task) == ("Deploy every node", "Register glance")
+    message = " ".join(unfinished_message(previous).split())
+    assert "The roles each node had finished (cmp1: common; ctl1: common, mariadb, rabbitmq, openstack_service)" in (
+        message
     )
+
+
+def test_a_marker_of_the_older_format_still_says_where_it_stopped(tmp_path):
+    runs = RunState(tmp_path)
+    older = {"pid": 4242, "started": "2026-12-01 21:00:00", "scope": "full", "play": "P", "task": "T"}
+    runs.marker.write_text(json.dumps({**older, "hosts_done": [], "roles_done": ["common"], "role": "mariadb"}))
+    previous = runs.previous()
+    assert previous is not None and previous.roles_done == {} and previous.role == {}
+    message = unfinished_message(previous)
+    assert "it stopped in play 'P', task 'T'." in message and "finished (" not in message
 
 
 def test_a_killed_run_is_told_apart_from_an_interrupted_one(tmp_path):
