@@ -148,20 +148,44 @@ SERVED_DIR = "/www"
 SERVED_PORT = 80
 
 
+# How long the guest keeps asking the metadata service: its proxy (in the router's or the DHCP
+# namespace) may come up well after the server is ACTIVE on a loaded cloud, and refused
+# connections fail in no time, so a count of tries would be spent in a minute.
+METADATA_PATIENCE = 300
+
+
+def retrying(command: str, patience: int, what: str) -> list[str]:
+    """Shell lines that run COMMAND until it succeeds or PATIENCE seconds (of uptime) passed,
+    2 s apart; they set fetched=yes|no, and print how long it took when it took more than once."""
+    return [
+        "fetched=no; tries=0",
+        f"give_up=$(( $(cut -d. -f1 /proc/uptime) + {int(patience)} ))",
+        "while :; do",
+        "    tries=$((tries + 1))",
+        f"    if {command}; then fetched=yes; break; fi",
+        '    [ "$(cut -d. -f1 /proc/uptime)" -lt "$give_up" ] || break',
+        "    sleep 2",
+        "done",
+        f'[ "$tries" -eq 1 ] || echo "tenrec-guest: {what}: $fetched after $tries tries,'
+        ' up $(cut -d. -f1 /proc/uptime) s"',
+    ]
+
+
 def metadata_script(
     url: str = "http://169.254.169.254/",
     paths: Iterable[str] = METADATA_PATHS,
     interface: str = "eth0",
     timeout: int = 10,
-    attempts: int = 30,
+    patience: int = METADATA_PATIENCE,
     save_to: str | None = None,
 ) -> str:
     """An init body that gets a DHCP lease on INTERFACE, then prints URL+path for each path.
 
     Each answer is printed between `tenrec-metadata-begin PATH` and `tenrec-metadata-end
-    PATH` lines; a failed fetch prints `tenrec-metadata-failed PATH`; with save_to, it is
-    also written to SAVE_TO/PATH. The lease line is `tenrec-guest: lease ADDR/PREFIX on IF
-    (router R) driver DRIVER`. busybox 1.35's `wget -T` segfaults, hence `timeout N wget`.
+    PATH` lines; a failed fetch (still failing after PATIENCE seconds) prints
+    `tenrec-metadata-failed PATH`; with save_to, it is also written to SAVE_TO/PATH. The
+    lease line is `tenrec-guest: lease ADDR/PREFIX on IF (router R) driver DRIVER`.
+    busybox 1.35's `wget -T` segfaults, hence `timeout N wget`.
     """
     base = url.rstrip("/") + "/"
     lines = [
@@ -175,11 +199,7 @@ def metadata_script(
         target = shlex.quote(base + path.lstrip("/"))
         name = shlex.quote(path)
         lines += [
-            "fetched=no",
-            f"for attempt in $(seq {int(attempts)}); do",
-            f"    if body=$(timeout {int(timeout)} wget -q -O - {target}); then fetched=yes; break; fi",
-            "    sleep 2",
-            "done",
+            *retrying(f"body=$(timeout {int(timeout)} wget -q -O - {target})", patience, name),
             'if [ "$fetched" = yes ]; then',
             f"    echo tenrec-metadata-begin {name}",
             '    echo "$body"',
@@ -374,7 +394,7 @@ exit 2
 }
 
 
-def ssh_script(url: str = "http://169.254.169.254/", attempts: int = 30) -> str:
+def ssh_script(url: str = "http://169.254.169.254/", patience: int = METADATA_PATIENCE) -> str:
     """An init body (after a lease) that installs the metadata service's public key for root,
     takes the instance's host name and starts dropbear on port 22 (key logins only). It
     prints `tenrec-guest: ssh on port 22` or `tenrec-guest: no public key`."""
@@ -384,15 +404,11 @@ def ssh_script(url: str = "http://169.254.169.254/", attempts: int = 30) -> str:
         "chmod 700 /root/.ssh",
         "echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd",
         "echo 'root:x:0:' > /etc/group",
-        "keyed=no",
-        f"for attempt in $(seq {int(attempts)}); do",
-        f"    if timeout 10 wget -q -O /root/.ssh/authorized_keys {base}public-keys/0/openssh-key; then",
-        "        keyed=yes; break",
-        "    fi",
-        "    sleep 2",
-        "done",
+        *retrying(
+            f"timeout 10 wget -q -O /root/.ssh/authorized_keys {base}public-keys/0/openssh-key", patience, "public key"
+        ),
         "chmod 600 /root/.ssh/authorized_keys 2>/dev/null",
-        'if [ "$keyed" = no ]; then echo "tenrec-guest: no public key"; fi',
+        'if [ "$fetched" = no ]; then echo "tenrec-guest: no public key"; fi',
         f'if name=$(timeout 10 wget -q -O - {base}hostname); then hostname "${{name%%.*}}"; fi',
         "export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu",
         "if /usr/sbin/dropbear -R -s -p 22; then",

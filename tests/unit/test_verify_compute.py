@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -267,7 +268,11 @@ def guest_output(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub(bin_dir / "ip", "exit 0\n")
-    stub(bin_dir / "sleep", "exit 0\n")
+    # A clock of the guest's own: sleep returns at once and moves it (the metadata retries
+    # give up after so many seconds of uptime).
+    clock = tmp_path / "uptime"
+    clock.write_text("100.00 50.00\n")
+    stub(bin_dir / "sleep", f'read up idle < {clock}\necho "$((${{up%.*}} + $1)).00 $idle" > {clock}\n')
     stub(bin_dir / "timeout", 'shift\nexec "$@"\n')
     stub(bin_dir / "readlink", "echo ../../../../bus/virtio/drivers/virtio_net\n")
     stub(bin_dir / "umount", "exit 0\n")
@@ -309,6 +314,7 @@ def guest_output(
         ("    while true; do", "    for round in 1 2; do"),
         ("/mnt/config", str(mnt)),
         (guest_image.SERVED_DIR, str(tmp_path / "www")),
+        ("/proc/uptime", str(clock)),
     ):
         assert guest_path in script
         script = script.replace(guest_path, here)
@@ -406,8 +412,13 @@ def test_a_lease_of_another_address_fails(tmp_path):
 
 
 def test_metadata_the_guest_could_not_fetch_fails(tmp_path):
-    seen = read_console(guest_output(tmp_path, meta=None))
+    text = guest_output(tmp_path, meta=None)
+    seen = read_console(text)
     assert seen.failed == [META_DATA]
+    # It kept asking for METADATA_PATIENCE seconds, 2 s apart, and says so (the volume
+    # watcher's sleeps move the same clock now and then).
+    said = re.search(rf"tenrec-guest: {META_DATA}: no after (\d+) tries, up (\d+) s\r\n", text)
+    assert said and 140 <= int(said[1]) <= 151 and int(said[2]) >= 100 + guest_image.METADATA_PATIENCE, text
     assert seen.answers == {INSTANCE_ID: "i-00000007"}
     with pytest.raises(CheckFailed, match=f"could not fetch {META_DATA}"):
         guest_verdict(seen, FIXED_IP, SERVER_ID)

@@ -229,3 +229,24 @@ def test_a_failed_classes_log_records_and_its_servers_consoles_are_picked_out(tm
     other = TestResult("tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_x[id-1]", "fail")
     assert not write_failure_log(debug_log, start, [other], tmp_path / "none.log")
     assert not write_failure_log(tmp_path / "missing.log", 0, [other], tmp_path / "none.log")
+
+
+def test_the_guest_asks_the_metadata_service_for_a_time_not_a_count_of_tries(tmp_path):
+    """A refused connection fails at once: the guest keeps asking for PATIENCE seconds (the
+    proxy can come up late on a loaded cloud), and says when it took more than one try."""
+    from tests.guest_image import retrying, ssh_script  # noqa: PLC0415
+
+    flag = tmp_path / "tries"
+    third_time = f"echo x >> {flag}; [ $(wc -l < {flag}) -ge 3 ]"
+    script = "\n".join(
+        [
+            *retrying(third_time, 30, "probe"),
+            "echo result=$fetched",
+            *retrying("false", 1, "never"),
+            "echo result=$fetched",
+        ]
+    )
+    lines = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True, timeout=30).stdout
+    assert re.search(r"^tenrec-guest: probe: yes after 3 tries, up \d+ s\nresult=yes$", lines, re.M), lines
+    assert re.search(r"^tenrec-guest: never: no after \d+ tries, up \d+ s\nresult=no$", lines, re.M), lines
+    assert "give_up=$(( $(cut -d. -f1 /proc/uptime) + 300 ))" in ssh_script()
