@@ -92,9 +92,6 @@ def install(module: AnsibleModule, names: list[str], update_cache_max_age: int, 
     if not wanted or module.check_mode:
         return wanted
 
-    def apt_get(*args: str) -> tuple[int, str]:
-        return _apt_get(module, *args)
-
     # An operator's own policy-rc.d is left alone (and decides).
     holding = hold_starts and not os.path.lexists(POLICY_RC_D)
     if holding:
@@ -104,7 +101,7 @@ def install(module: AnsibleModule, names: list[str], update_cache_max_age: int, 
     try:
         updated = False
         if lists_age() > update_cache_max_age:
-            rc, message = apt_get("update")
+            rc, message = _apt_get(module, "update")
             if rc != 0:
                 module.fail_json(msg=f"apt-get update failed: {message[-600:]}")
             updated = True
@@ -117,10 +114,10 @@ def install(module: AnsibleModule, names: list[str], update_cache_max_age: int, 
             "Dpkg::Options::=--force-confold",
             *wanted,
         )
-        rc, message = apt_get(*command)
+        rc, message = _apt_get(module, *command)
         if rc != 0 and not updated:
-            apt_get("update")
-            rc, message = apt_get(*command)
+            _apt_get(module, "update")
+            rc, message = _apt_get(module, *command)
         if rc != 0:
             module.fail_json(msg=f"apt-get install {' '.join(wanted)} failed: {message[-600:]}")
     finally:
