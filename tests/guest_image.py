@@ -149,8 +149,8 @@ SERVED_PORT = 80
 
 
 # How long the guest keeps asking the metadata service: its proxy (in the router's or the DHCP
-# namespace) may come up well after the server is ACTIVE on a loaded cloud, and refused
-# connections fail in no time, so a count of tries would be spent in a minute.
+# namespace) may come up well after the server is ACTIVE on a loaded cloud, and a refused or
+# unroutable connection fails within seconds, so a count of tries could be spent in a minute or two.
 METADATA_PATIENCE = 300
 
 

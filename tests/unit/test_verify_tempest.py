@@ -193,6 +193,8 @@ TEMPEST_LOG = "".join(
         ("40:00.100", 900, "INFO", REST, f"Request (ServersTestJSON:test_list_servers): 200 GET {NOVA} 0.2s"),
         ("40:01.100", 901, "INFO", REST, f"Request (ServerActionsTestJSON:setUpClass): 202 POST {NOVA} 1.1s"),
         ("40:01.101", 901, "DEBUG", REST, f'Request - Headers: {{}}\n        Body: {{"id": "{SERVER}"}}'),
+        ("40:01.200", 901, "INFO", REST, "Request (ServerActionsTestJSON:setUpClass): 201 POST /v3/users 0.1s"),
+        ("40:01.201", 901, "DEBUG", REST, 'Request - Headers: {}\n        Body: {"password": "Zq7&x", "a": 1}'),
         ("41:00.000", 902, "DEBUG", SSH, f"Console log for server {OTHER_SERVER}: not ours"),
         ("45:02.000", 901, "DEBUG", SSH, f"Caller: ServerActionsTestJSON:setUpClass. ssh timed out: {SERVER}"),
         ("45:03.000", 901, "DEBUG", SSH, f"Console log for server {SERVER}: tenrec-guest: lease 10.1.0.5/28 on eth0"),
@@ -216,6 +218,8 @@ def test_a_failed_classes_log_records_and_its_servers_consoles_are_picked_out(tm
     assert "tenrec-guest: lease 10.1.0.5/28 on eth0\n" in picked
     assert "continued" not in picked  # a record of the same process that is not a request's details
     assert "ServersTestJSON:" not in picked and "not ours" not in picked
+    # Tempest's throwaway users' passwords are not copied out.
+    assert '"password": "***", "a": 1' in picked and "Zq7&x" not in picked
     assert failure_log(TEMPEST_LOG, []) == ""
     # Only what this run appended; a private file; nothing written when nothing matches.
     debug_log, out = tmp_path / "tempest.log", tmp_path / "failed.log"

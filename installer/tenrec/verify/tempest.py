@@ -135,6 +135,9 @@ CONSOLE_RECORD = re.compile(r"Console log for server (?P<server>[0-9a-f-]{36})")
 RECORD_LIMIT = 4000
 REQUEST_DETAILS = "Request - Headers:"  # rest_client's DEBUG record after each request's INFO one
 TEMPEST_LOG = "tempest.log"  # python-tempestconf's log_file, relative to `tempest run`'s cwd
+# Tempest logs request and response bodies whole: its per-class users' passwords, servers'
+# adminPass, its validation keypairs' private keys. They are masked in what is copied out.
+SECRET_VALUE = re.compile(r"""(["'](?:password|adminPass|private_key)["']: ["'])[^"']*""")
 
 
 def test_class(test_id: str) -> str:
@@ -178,7 +181,7 @@ def failure_log(text: str, failed: Sequence[TestResult]) -> str:
         return ours or (console is not None and console["server"] in mentioned)
 
     cut = [
-        record if len(record) <= RECORD_LIMIT else record[:RECORD_LIMIT] + " …"
+        SECRET_VALUE.sub(r"\1***", record if len(record) <= RECORD_LIMIT else record[:RECORD_LIMIT] + " …")
         for record, ours in zip(records, chosen, strict=True)
         if kept(record, ours)
     ]
